@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { CommonModule } from './common/common.module';
+import { HttpErrorFilter } from './common/http-error.filter';
+import { LoggingModule } from './common/logging.module';
+import { AppConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { HouseholdsModule } from './households/households.module';
+import { RegistrationsModule } from './registrations/registrations.module';
+import { ScheduleModule } from './schedule/schedule.module';
+
+@Module({
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    CommonModule,
+    DatabaseModule,
+    AuthModule,
+    HealthModule,
+    ScheduleModule,
+    HouseholdsModule,
+    RegistrationsModule,
+  ],
+  providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
+})
+export class AppModule {}

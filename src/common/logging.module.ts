@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { Global, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+// Structured JSON logs, one line per request, with a request id that is also returned in the
+// X-Request-Id header. Tokens, names and dates of birth never reach a log line.
+@Global()
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          genReqId: (request: IncomingMessage, response: ServerResponse) => {
+            const given = request.headers['x-request-id'];
+            const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+            response.setHeader('X-Request-Id', id);
+            return id;
+          },
+          redact: {
+            paths: [
+              'req.headers.authorization',
+              'req.headers.cookie',
+              'req.body',
+              'res.headers["set-cookie"]',
+              '*.firstName',
+              '*.lastName',
+              '*.dateOfBirth',
+              '*.token',
+            ],
+            remove: true,
+          },
+          serializers: {
+            req: (req: { id: unknown; method: string; url: string }) => ({
+              id: req.id,
+              method: req.method,
+              url: req.url,
+            }),
+          },
+          autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

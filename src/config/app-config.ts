@@ -1,0 +1,163 @@
+// The environment, validated once into a typed object. Every variable is documented in .env.example.
+export interface DbUrl {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  publicDb: DbUrl;
+  privateDb: DbUrl;
+  publicPoolSize: number;
+  privatePoolSize: number;
+  jwt: {
+    algorithm: 'HS256' | 'RS256';
+    key: string;
+    issuer?: string;
+    audience?: string;
+  };
+  redisUrl?: string;
+  sagaGraceSeconds: number;
+  recoveryIntervalMs: number;
+  driftCheckIntervalSeconds: number;
+  failpoints: string[];
+  notify: { webhookUrl?: string; webhookSecret?: string; retryForSeconds: number };
+  rateLimit: { writesPerMinute: number; readsPerMinute: number };
+  corsOrigins: string[];
+  bodyLimit: string;
+  logLevel: string;
+  scheduleCacheMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
+  return value;
+}
+
+export function parseDbUrl(name: string, raw: string): DbUrl {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL like mysql://user:pass@host:3306/database');
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
+    throw new ConfigError(name, 'must use the mysql:// scheme');
+  }
+  if (!url.hostname) throw new ConfigError(name, 'has no host');
+  if (!/^[A-Za-z0-9_]+$/.test(database)) {
+    throw new ConfigError(name, 'must name a database made of letters, digits and _');
+  }
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username) || 'root',
+    password: decodeURIComponent(url.password),
+    database,
+  };
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
+  const secret = text(env, 'JWT_SECRET');
+  const publicKey = text(env, 'JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
+  if (publicKey === undefined && secret === undefined) {
+    throw new ConfigError('JWT_SECRET', 'is required unless JWT_PUBLIC_KEY is set');
+  }
+  if (publicKey !== undefined && !publicKey.includes('-----BEGIN')) {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'must be a PEM public key');
+  }
+  if (publicKey === undefined && secret !== undefined && secret.length < 16) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
+  }
+  const failpoints = (text(env, 'FAILPOINTS') ?? '').split(',').filter((f) => f !== '');
+  if (failpoints.length > 0 && nodeEnv === 'production') {
+    throw new ConfigError('FAILPOINTS', 'is for tests only and refused when NODE_ENV=production');
+  }
+  return {
+    nodeEnv,
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    publicDb: parseDbUrl(
+      'PUBLIC_DB_URL',
+      text(env, 'PUBLIC_DB_URL') ?? DEFAULT_PUBLIC_DB_URL,
+    ),
+    privateDb: parseDbUrl(
+      'PRIVATE_DB_URL',
+      text(env, 'PRIVATE_DB_URL') ?? DEFAULT_PRIVATE_DB_URL,
+    ),
+    publicPoolSize: integer(env, 'PUBLIC_DB_POOL_SIZE', 10, 1, 500),
+    privatePoolSize: integer(env, 'PRIVATE_DB_POOL_SIZE', 10, 1, 500),
+    jwt:
+      publicKey !== undefined
+        ? {
+            algorithm: 'RS256',
+            key: publicKey,
+            issuer: text(env, 'JWT_ISSUER'),
+            audience: text(env, 'JWT_AUDIENCE'),
+          }
+        : {
+            algorithm: 'HS256',
+            key: secret as string,
+            issuer: text(env, 'JWT_ISSUER'),
+            audience: text(env, 'JWT_AUDIENCE'),
+          },
+    redisUrl: url(env, 'REDIS_URL'),
+    sagaGraceSeconds: integer(env, 'SAGA_GRACE_SECONDS', 10, 1, 3600),
+    recoveryIntervalMs: integer(env, 'RECOVERY_INTERVAL_MS', 2000, 0, 3_600_000),
+    driftCheckIntervalSeconds: integer(env, 'DRIFT_CHECK_INTERVAL_SECONDS', 0, 0, 86_400),
+    failpoints,
+    notify: {
+      webhookUrl: url(env, 'NOTIFY_WEBHOOK_URL'),
+      webhookSecret: text(env, 'NOTIFY_WEBHOOK_SECRET'),
+      retryForSeconds: integer(env, 'NOTIFY_RETRY_FOR_SECONDS', 3600, 1, 7 * 86_400),
+    },
+    rateLimit: {
+      writesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 120, 1, 1_000_000),
+      readsPerMinute: integer(env, 'RATE_LIMIT_READS_PER_MINUTE', 600, 1, 1_000_000),
+    },
+    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
+    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 500, 0, 1000),
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const DEFAULT_PUBLIC_DB_URL = 'mysql://root@127.0.0.1:3306/freshtrak_public';
+export const DEFAULT_PRIVATE_DB_URL = 'mysql://root@127.0.0.1:3306/freshtrak_private';

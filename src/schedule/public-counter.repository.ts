@@ -1,0 +1,180 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
+import { DomainError } from '../common/domain-error';
+import { PUBLIC_DB } from '../database/database.constants';
+import { isConnectionError, withLockRetry } from '../database/db-errors';
+import { CounterTarget } from './schedule.types';
+
+export type CounterLevel = 'slot' | 'hour' | 'date';
+
+export interface CounterKey {
+  level: CounterLevel;
+  id: number;
+}
+
+export interface CounterRow extends CounterKey {
+  capacity: number;
+  reserved: number;
+}
+
+/** The COMMIT of a counter change was sent but its result never came back. */
+export class CounterOutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super(`outcome of the public counter commit is unknown: ${String(cause)}`);
+  }
+}
+
+const TABLE: Record<CounterLevel, { table: string; key: string }> = {
+  slot: { table: 'event_slots', key: 'event_slot_id' },
+  hour: { table: 'event_hours', key: 'event_hour_id' },
+  date: { table: 'event_dates', key: 'event_date_id' },
+};
+
+const LEVEL_ORDER: Record<CounterLevel, number> = { slot: 0, hour: 1, date: 2 };
+
+/** The counters a target occupies, in the one lock order every writer uses: slot, hour, date. */
+export function countersOf(target: CounterTarget): CounterKey[] {
+  const keys: CounterKey[] = [];
+  if (target.eventSlotId !== null) keys.push({ level: 'slot', id: target.eventSlotId });
+  if (target.eventSlotId !== null && target.eventHourId !== null) {
+    keys.push({ level: 'hour', id: target.eventHourId });
+  }
+  keys.push({ level: 'date', id: target.eventDateId });
+  return keys;
+}
+
+export function sortCounters(keys: CounterKey[]): CounterKey[] {
+  const unique = new Map<string, CounterKey>();
+  for (const key of keys) unique.set(`${key.level}:${key.id}`, key);
+  return [...unique.values()].sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || a.id - b.id);
+}
+
+// The only writer of the public database: the `reserved` counters of slots, hours and dates.
+// Capacity is taken by one conditional increment per counter, never read-then-write, all in
+// one transaction in the fixed order slot, hour, date so concurrent writers cannot deadlock.
+@Injectable()
+export class PublicCounterRepository {
+  constructor(@InjectDataSource(PUBLIC_DB) private readonly db: DataSource) {}
+
+  /** Takes n spots on every counter of the target, or none. False when any is full. */
+  async take(target: CounterTarget, n: number): Promise<boolean> {
+    if (n <= 0) return true;
+    return this.inTransaction(async (runner) => {
+      for (const key of countersOf(target)) {
+        const { table, key: column } = TABLE[key.level];
+        const result = await runner.query(
+          `UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ? AND reserved + ? <= capacity`,
+          [n, key.id, n],
+        );
+        if (affectedRows(result) !== 1) return false;
+      }
+      return true;
+    });
+  }
+
+  /** Gives n spots back on every counter of the target. */
+  async release(target: CounterTarget, n: number): Promise<void> {
+    if (n <= 0) return;
+    await this.inTransaction(async (runner) => {
+      for (const key of countersOf(target)) {
+        const { table, key: column } = TABLE[key.level];
+        await runner.query(`UPDATE ${table} SET reserved = reserved - ? WHERE ${column} = ?`, [n, key.id]);
+      }
+      return true;
+    });
+  }
+
+  async read(keys: CounterKey[]): Promise<CounterRow[]> {
+    const rows: CounterRow[] = [];
+    for (const key of sortCounters(keys)) {
+      const { table, key: column } = TABLE[key.level];
+      const found = await this.db.query<{ capacity: number; reserved: number }[]>(
+        `SELECT capacity, reserved FROM ${table} WHERE ${column} = ?`,
+        [key.id],
+      );
+      if (found[0]) rows.push({ ...key, capacity: found[0].capacity, reserved: found[0].reserved });
+    }
+    return rows;
+  }
+
+  /**
+   * Locks the counters (FOR UPDATE, in lock order) and hands them to `decide`, which returns the
+   * relative change to apply to each; the changes are applied under the same locks and committed.
+   * Used by recovery and the backfill: a correction is relative, so nothing that commits after
+   * the lock is released is lost.
+   */
+  async adjustLocked(
+    keys: CounterKey[],
+    decide: (rows: CounterRow[]) => Promise<Map<string, number> | undefined>,
+  ): Promise<Map<string, number> | undefined> {
+    return this.inTransaction(async (runner) => {
+      const rows: CounterRow[] = [];
+      for (const key of sortCounters(keys)) {
+        const { table, key: column } = TABLE[key.level];
+        const found = (await runner.query(
+          `SELECT capacity, reserved FROM ${table} WHERE ${column} = ? FOR UPDATE`,
+          [key.id],
+        )) as { capacity: number; reserved: number }[];
+        if (found[0]) rows.push({ ...key, capacity: found[0].capacity, reserved: found[0].reserved });
+      }
+      const deltas = await decide(rows);
+      if (!deltas) return undefined;
+      for (const row of rows) {
+        const delta = deltas.get(`${row.level}:${row.id}`) ?? 0;
+        if (delta === 0) continue;
+        const { table, key: column } = TABLE[row.level];
+        await runner.query(`UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ?`, [delta, row.id]);
+      }
+      return deltas;
+    });
+  }
+
+  // Errors before COMMIT leave nothing behind (the server rolls back). Only a failed COMMIT is
+  // ambiguous, and is reported as such so the saga leaves its record for recovery.
+  private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+    return withLockRetry(async () => {
+      let runner: QueryRunner;
+      try {
+        runner = this.db.createQueryRunner();
+        await runner.connect();
+      } catch (error) {
+        throw scheduleUnavailable(error);
+      }
+      try {
+        await runner.startTransaction();
+        let result: T;
+        try {
+          result = await work(runner);
+        } catch (error) {
+          await runner.rollbackTransaction().catch(() => undefined);
+          throw isConnectionError(error) ? scheduleUnavailable(error) : error;
+        }
+        if (result === false || result === undefined) {
+          await runner.rollbackTransaction();
+          return result;
+        }
+        try {
+          await runner.commitTransaction();
+        } catch (error) {
+          if (isConnectionError(error)) throw new CounterOutcomeUnknownError(error);
+          throw error;
+        }
+        return result;
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    });
+  }
+}
+
+function scheduleUnavailable(error: unknown): unknown {
+  if (!isConnectionError(error)) return error;
+  return new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', undefined, 5);
+}
+
+function affectedRows(result: unknown): number {
+  // TypeORM's mysql driver returns the OkPacket for UPDATE statements
+  const packet = result as { affectedRows?: number } | undefined;
+  return packet?.affectedRows ?? 0;
+}

@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AvailabilityRepository } from './availability.repository';
 import { PublicCounterRepository } from './public-counter.repository';
+import { ScheduleController } from './schedule.controller';
 import { ScheduleRepository } from './schedule.repository';
+import { ScheduleService } from './schedule.service';
 
 @Module({
-  providers: [ScheduleRepository, PublicCounterRepository],
-  exports: [ScheduleRepository, PublicCounterRepository],
+  controllers: [ScheduleController],
+  providers: [ScheduleRepository, PublicCounterRepository, AvailabilityRepository, ScheduleService],
+  exports: [ScheduleRepository, PublicCounterRepository, AvailabilityRepository, ScheduleService],
 })
 export class ScheduleModule {}

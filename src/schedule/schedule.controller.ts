@@ -1,0 +1,34 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { publicIdOrNotFound } from '../common/ids';
+import { Page } from '../common/paging';
+import { EventDateView, EventPage, EventView, EventsQuery } from './schedule.dto';
+import { eventDateNotFound, ScheduleService } from './schedule.service';
+
+@ApiTags('schedule')
+@Controller('api/v1')
+export class ScheduleController {
+  constructor(private readonly schedule: ScheduleService) {}
+
+  @Get('events')
+  @ApiOperation({
+    summary: 'Published, active events with the dates that can be booked now. No token.',
+  })
+  @ApiOkResponse({ type: EventPage })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: bad date, range or paging' })
+  listEvents(@Query() query: EventsQuery): Promise<Page<EventView>> {
+    return this.schedule.listEvents(query);
+  }
+
+  @Get('event-dates/:id')
+  @ApiOperation({
+    summary:
+      'One date with its hours, slots and waitlist. A past or ended date is still shown, with acceptReservations false. No token.',
+  })
+  @ApiParam({ name: 'id', example: 12 })
+  @ApiOkResponse({ type: EventDateView })
+  @ApiNotFoundResponse({ description: 'EVENT_DATE_NOT_FOUND: unknown, inactive or unpublished' })
+  getEventDate(@Param('id') id: string): Promise<EventDateView> {
+    return this.schedule.getEventDate(publicIdOrNotFound(id, eventDateNotFound));
+  }
+}

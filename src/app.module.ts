@@ -8,6 +8,7 @@ import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HouseholdsModule } from './households/households.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { RegistrationsModule } from './registrations/registrations.module';
 import { ScheduleModule } from './schedule/schedule.module';
 
@@ -19,6 +20,7 @@ import { ScheduleModule } from './schedule/schedule.module';
     DatabaseModule,
     AuthModule,
     HealthModule,
+    MetricsModule,
     ScheduleModule,
     HouseholdsModule,
     RegistrationsModule,

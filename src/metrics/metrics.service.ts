@@ -1,0 +1,198 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Subscription } from 'rxjs';
+import { DataSource } from 'typeorm';
+import { DomainEvents } from '../common/domain-events';
+import { PRIVATE_DB, PUBLIC_DB } from '../database/database.constants';
+import { poolUsage } from './pool-usage';
+
+export type RegistrationOutcome =
+  | 'confirmed'
+  | 'waitlisted'
+  | 'capacity_full'
+  | 'already_registered'
+  | 'rejected'
+  | 'failed'
+  | (string & {});
+
+// Prometheus metrics of this instance. Each app instance has its own registry (tests run two
+// apps in one process); services call the methods below, nothing else touches prom-client.
+@Injectable()
+export class MetricsService implements OnModuleInit, OnModuleDestroy {
+  readonly registry = new Registry();
+  private readonly subscriptions: Subscription[] = [];
+  private outboxBacklogSource?: () => Promise<number>;
+
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, route (the route pattern) and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly registrations = new Counter({
+    name: 'registrations_total',
+    help: 'Registration attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly compensations = new Counter({
+    name: 'saga_compensations_total',
+    help: 'Saga compensations run, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly recovered = new Counter({
+    name: 'saga_recovered_total',
+    help: 'Unfinished sagas finished by recovery, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly replays = new Counter({
+    name: 'idempotent_replays_total',
+    help: 'Responses replayed for a repeated Idempotency-Key',
+    registers: [this.registry],
+  });
+
+  private readonly promotions = new Counter({
+    name: 'waitlist_promotions_total',
+    help: 'Waitlisted registrations confirmed',
+    registers: [this.registry],
+  });
+
+  private readonly drift = new Counter({
+    name: 'counter_drift_found_total',
+    help: 'Public reserved counters found to differ from the private registrations, by level',
+    labelNames: ['level'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly domainEvents = new Counter({
+    name: 'domain_events_total',
+    help: 'Committed changes seen by this instance, by type and action',
+    labelNames: ['type', 'action'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly deliveries = new Counter({
+    name: 'notification_deliveries_total',
+    help: 'Notification delivery attempts by result (sent, retry, failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly deliveryFailures = new Counter({
+    name: 'notification_delivery_failures_total',
+    help: 'Notification delivery attempts that failed (each retry counts)',
+    registers: [this.registry],
+  });
+
+  private readonly realtimePushes = new Counter({
+    name: 'realtime_pushes_total',
+    help: 'Real-time events emitted by this instance, by event',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    private readonly events: DomainEvents,
+    @InjectDataSource(PUBLIC_DB) private readonly publicDb: DataSource,
+    @InjectDataSource(PRIVATE_DB) private readonly privateDb: DataSource,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    const sources = { public: this.publicDb, private: this.privateDb };
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'Connections of each database pool by state (open, idle, in_use, waiting requests, limit)',
+      labelNames: ['db', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [db, source] of Object.entries(sources)) {
+          const usage = poolUsage(source);
+          for (const [state, value] of Object.entries(usage) as [string, number | undefined][]) {
+            if (value !== undefined) this.set({ db, state }, value);
+          }
+        }
+      },
+    });
+    const backlog = () => this.outboxBacklogSource;
+    new Gauge({
+      name: 'notification_outbox_backlog',
+      help: 'Notifications written but not yet delivered (or given up)',
+      registers: [this.registry],
+      async collect() {
+        const source = backlog();
+        if (!source) return;
+        try {
+          this.set(await source());
+        } catch {
+          // a scrape must not fail because the private database is down; readiness says so
+        }
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.subscriptions.push(
+      this.events.stream.subscribe((event) => {
+        this.domainEvents.inc({ type: event.type, action: event.type === 'registration' ? event.action : 'changed' });
+      }),
+    );
+  }
+
+  onModuleDestroy(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+  }
+
+  /** How the outbox backlog is counted on scrape (registered by the notifications module). */
+  setOutboxBacklogSource(source: () => Promise<number>): void {
+    this.outboxBacklogSource = source;
+  }
+
+  registrationOutcome(outcome: RegistrationOutcome): void {
+    this.registrations.inc({ outcome });
+  }
+
+  sagaCompensation(kind: string): void {
+    this.compensations.inc({ kind });
+  }
+
+  sagaRecovered(outcome: string): void {
+    this.recovered.inc({ outcome });
+  }
+
+  idempotentReplay(): void {
+    this.replays.inc();
+  }
+
+  waitlistPromotions(n: number): void {
+    if (n > 0) this.promotions.inc(n);
+  }
+
+  driftFound(level: string, n: number): void {
+    if (n > 0) this.drift.inc({ level }, n);
+  }
+
+  notificationDelivery(result: 'sent' | 'retry' | 'failed'): void {
+    this.deliveries.inc({ result });
+    if (result !== 'sent') this.deliveryFailures.inc();
+  }
+
+  realtimePush(event: 'availability' | 'registration'): void {
+    this.realtimePushes.inc({ event });
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

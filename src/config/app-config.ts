@@ -25,7 +25,15 @@ export interface AppConfig {
   recoveryIntervalMs: number;
   driftCheckIntervalSeconds: number;
   failpoints: string[];
-  notify: { webhookUrl?: string; webhookSecret?: string; retryForSeconds: number };
+  notify: {
+    webhookUrl?: string;
+    webhookSecret?: string;
+    retryForSeconds: number;
+    /** how often the outbox dispatcher looks for due messages; 0 turns it off */
+    pollMs: number;
+    /** first retry delay; doubles per attempt */
+    backoffMs: number;
+  };
   rateLimit: { writesPerMinute: number; readsPerMinute: number };
   corsOrigins: string[];
   bodyLimit: string;
@@ -146,6 +154,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       webhookUrl: url(env, 'NOTIFY_WEBHOOK_URL'),
       webhookSecret: text(env, 'NOTIFY_WEBHOOK_SECRET'),
       retryForSeconds: integer(env, 'NOTIFY_RETRY_FOR_SECONDS', 3600, 1, 7 * 86_400),
+      pollMs: integer(env, 'NOTIFY_POLL_MS', 500, 0, 3_600_000),
+      backoffMs: integer(env, 'NOTIFY_BACKOFF_MS', 1000, 1, 3_600_000),
     },
     rateLimit: {
       writesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 120, 1, 1_000_000),

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { AdminHouseholdController, MyHouseholdController } from './household.controller';
 import { HouseholdRepository } from './household.repository';
+import { HouseholdService } from './household.service';
 
 @Module({
-  providers: [HouseholdRepository],
-  exports: [HouseholdRepository],
+  controllers: [MyHouseholdController, AdminHouseholdController],
+  providers: [HouseholdRepository, HouseholdService],
+  exports: [HouseholdRepository, HouseholdService],
 })
 export class HouseholdsModule {}

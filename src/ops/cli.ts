@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import 'dotenv/config';
+import { Module } from '@nestjs/common';
+import { CommandFactory } from 'nest-commander';
+import { ConfigError, loadConfig } from '../config/app-config';
+import { AppConfigModule } from '../config/config.module';
+import { TokenCommand } from './token.command';
+
+// The ops commands: `npm run cli -- <command> [options]`.
+//
+// To add a command: write a `@Command` class in src/ops/ (see token.command.ts) and add it to
+// `providers` below. A command that needs the databases or a feature's services adds the
+// modules it uses (DatabaseModule, ScheduleModule, ...) to `imports`; the token command needs
+// only the configuration, so nothing connects unless a command asks for it.
+@Module({
+  imports: [AppConfigModule],
+  providers: [TokenCommand],
+})
+export class CliModule {}
+
+async function main(): Promise<void> {
+  // the same boot-time validation as the server: a bad variable is named, not a stack trace
+  try {
+    loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  await CommandFactory.run(CliModule, {
+    logger: ['error', 'warn'],
+    cliName: 'npm run cli --',
+    errorHandler: (error) => {
+      // commander has already printed the problem (or the help); keep its exit code
+      process.exit((error as { exitCode?: number }).exitCode ?? 1);
+    },
+    serviceErrorHandler: (error) => {
+      console.error(error.message);
+      process.exit(1);
+    },
+  });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -24,6 +24,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     const domain = toDomainError(exception);
     if (domain) {
       const body = errorBody(domain);
+      if ((domain as { replayed?: boolean }).replayed) response.setHeader('Idempotent-Replayed', 'true');
       if (domain.retryAfterSeconds !== undefined) {
         response.setHeader('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
       }
@@ -48,6 +49,7 @@ export class HttpErrorFilter implements ExceptionFilter {
 interface BodyParserError {
   type?: string;
   status?: number;
+  expose?: boolean;
 }
 
 function toDomainError(exception: unknown): DomainError | undefined {
@@ -62,9 +64,11 @@ function toDomainError(exception: unknown): DomainError | undefined {
     const message = code === 'VALIDATION_FAILED' ? 'The request is not valid' : messageOf(exception);
     return new DomainError(code, message, validationDetails(exception));
   }
-  // body-parser errors (malformed JSON, too large, bad charset) arrive as plain errors
+  // body-parser errors (malformed JSON, too large, bad charset, corrupt gzip) arrive as plain
+  // http-errors: a `type`, or at least `expose` (set on every 4xx they create)
   const parserError = exception as BodyParserError;
-  if (typeof parserError?.type === 'string' && typeof parserError.status === 'number') {
+  const isParserError = typeof parserError?.type === 'string' || parserError?.expose === true;
+  if (isParserError && typeof parserError.status === 'number') {
     if (parserError.status === 413) {
       return new DomainError('PAYLOAD_TOO_LARGE', 'The request body is too large');
     }

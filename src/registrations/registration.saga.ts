@@ -1,0 +1,309 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '../common/domain-error';
+import { Failpoints } from '../common/failpoints';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { isConnectionError } from '../database/db-errors';
+import { CounterOutcomeUnknownError, PublicCounterRepository } from '../schedule/public-counter.repository';
+import type { CounterTarget } from '../schedule/schedule.types';
+import {
+  HistoryEntry,
+  Leg,
+  OutboxMessage,
+  RegistrationRepository,
+  SagaPlan,
+  SagaRow,
+} from './registration.repository';
+import { Registration, RegistrationStatus } from './registration.types';
+
+/*
+ * The registration saga. Two databases, no transaction spanning them:
+ *   private: the registration, its saga row, history and outbox   (ours)
+ *   public:  the reserved counters of slot, hour and date          (theirs)
+ *
+ * Invariants, true after every single statement:
+ *  1. public reserved >= spots of the registrations the private side says hold a seat
+ *     (status confirmed/checked_in). So a seat is never promised twice: capacity is enforced
+ *     by the public conditional increment, and private never claims more than public counts.
+ *     Hence the order: a TAKE commits in public before private records the seat; a RELEASE
+ *     commits in private (registration no longer holds) before public gives the seat back.
+ *  2. Every public change in flight has a saga row in state `taking` or `releasing`, written
+ *     in private before the public change is attempted. Recovery (recovery.service.ts) finds
+ *     rows whose lease expired, re-derives the counters from the private truth under the
+ *     counters' row locks (CounterReconciler), then runs the remaining steps again.
+ *  3. Only the holder of a registration's saga (pending_saga_id) may finish it: every finishing
+ *     update is fenced on it, so a saga recovery took over cannot also be finished here.
+ *
+ * If the process dies:
+ *  - before step 1 commits: nothing happened.
+ *  - after step 1 (intent), before/after the public take: the saga is `taking`; recovery
+ *    resets the counters to the private truth and takes again (confirm, waitlist or fail).
+ *  - after step 3 (confirmed) with a release leg left: `releasing`; recovery resets counters.
+ *  - a cancel after its private commit: `releasing`; same.
+ * The client of an interrupted request gets the finished outcome by retrying with the same
+ * Idempotency-Key (the key row points at the saga).
+ */
+
+export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
+
+export interface RegisterInput {
+  householdId: string;
+  eventId: number;
+  target: CounterTarget;
+  partySize: number;
+  spots: number;
+  memberIds: string[];
+  joinWaitlist: boolean;
+  actor: string;
+  idempotencyScope?: string;
+}
+
+export interface ChangeInput {
+  registration: Registration;
+  plan: SagaPlan;
+  actor: string;
+  idempotencyScope?: string;
+}
+
+@Injectable()
+export class RegistrationSaga {
+  private readonly logger = new Logger(RegistrationSaga.name);
+  private readonly leaseSeconds: number;
+
+  constructor(
+    private readonly registrations: RegistrationRepository,
+    private readonly counters: PublicCounterRepository,
+    private readonly failpoints: Failpoints,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.leaseSeconds = config.sagaGraceSeconds;
+  }
+
+  // ---- register: intent -> take -> confirm | waitlist | fail --------------------------------
+
+  async register(input: RegisterInput): Promise<{ registrationId: string; outcome: TakeOutcome }> {
+    const { registrationId, sagaId } = await this.registrations.beginRegister({
+      ...input,
+      leaseSeconds: this.leaseSeconds,
+    });
+    this.failpoints.hit('register.after-intent');
+    const saga = await this.mustFindSaga(sagaId);
+    const outcome = await this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
+    return { registrationId, outcome };
+  }
+
+  // ---- promote a waitlisted registration: claim -> take -> confirm | stay waitlisted --------
+
+  async promote(registrationId: string, spots: number, target: CounterTarget, actor: string): Promise<boolean> {
+    const plan: SagaPlan = {
+      eventHourId: target.eventHourId,
+      eventSlotId: target.eventSlotId,
+      partySize: 0,
+      spots,
+    };
+    const current = await this.registrations.findById(registrationId);
+    if (!current || current.status !== 'waitlisted') return false;
+    plan.partySize = current.partySize;
+    const sagaId = await this.registrations.beginOnExisting({
+      registrationId,
+      expectedVersion: current.version,
+      allowed: ['waitlisted'],
+      kind: 'promote',
+      eventDateId: target.eventDateId,
+      take: { ...target, spots },
+      release: null,
+      plan,
+      actor,
+      leaseSeconds: this.leaseSeconds,
+    });
+    if (!sagaId) return false;
+    const saga = await this.mustFindSaga(sagaId);
+    const outcome = await this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
+    return outcome === 'confirmed';
+  }
+
+  // ---- change party and/or slot ------------------------------------------------------------
+
+  /**
+   * A change that needs more room (a bigger party, another slot) takes the new seat first and
+   * then gives the old one back; one that needs less gives the difference back. All or
+   * nothing: 'full' leaves the registration as it was. 'busy': another saga holds it.
+   */
+  async change(input: ChangeInput): Promise<'changed' | 'full' | 'busy'> {
+    const r = input.registration;
+    const plan = input.plan;
+    const holds = r.status === 'confirmed';
+    const moving = plan.eventSlotId !== r.eventSlotId;
+    const target: CounterTarget = { eventDateId: r.eventDateId, eventHourId: plan.eventHourId, eventSlotId: plan.eventSlotId };
+    const old: CounterTarget = { eventDateId: r.eventDateId, eventHourId: r.eventHourId, eventSlotId: r.eventSlotId };
+    const history: Pick<HistoryEntry, 'action' | 'toStatus'> = {
+      action: moving ? 'moved' : 'party_changed',
+      toStatus: 'confirmed',
+    };
+    const outbox: OutboxMessage = { kind: moving ? 'moved' : 'resized' };
+
+    let take: Leg | null = null;
+    let release: Leg | null = null;
+    if (holds && moving) {
+      take = { ...target, spots: plan.spots };
+      release = { ...old, spots: r.spots };
+    } else if (holds && plan.spots > r.spots) {
+      take = { ...target, spots: plan.spots - r.spots };
+    } else if (holds && plan.spots < r.spots) {
+      release = { ...target, spots: r.spots - plan.spots };
+    } else if (!holds && moving) {
+      // a waitlisted registration moves only into a seat: it is confirmed there or refused
+      take = { ...target, spots: plan.spots };
+      history.action = 'moved';
+    }
+
+    if (!take) {
+      const sagaId = await this.registrations.applyWithoutTake({
+        registration: r,
+        plan,
+        release,
+        actor: input.actor,
+        idempotencyScope: input.idempotencyScope,
+        leaseSeconds: this.leaseSeconds,
+        history: { ...history, fromStatus: r.status, toStatus: r.status, spots: plan.spots, eventSlotId: plan.eventSlotId },
+        outbox,
+      });
+      if (!sagaId) return 'busy';
+      if (release) await this.release(sagaId, release);
+      return 'changed';
+    }
+
+    const sagaId = await this.registrations.beginOnExisting({
+      registrationId: r.id,
+      expectedVersion: r.version,
+      allowed: [r.status],
+      kind: 'change',
+      eventDateId: r.eventDateId,
+      take,
+      release,
+      plan,
+      actor: input.actor,
+      idempotencyScope: input.idempotencyScope,
+      leaseSeconds: this.leaseSeconds,
+    });
+    if (!sagaId) return 'busy';
+    const saga = await this.mustFindSaga(sagaId);
+    const outcome = await this.take(saga, r.status, history, outbox);
+    return outcome === 'confirmed' ? 'changed' : 'full';
+  }
+
+  // ---- cancel: private commit (no longer holds) -> public release -------------------------
+
+  async cancel(registration: Registration, actor: string, idempotencyScope?: string): Promise<'cancelled' | 'busy'> {
+    const sagaId = await this.registrations.beginCancel(registration, actor, idempotencyScope, this.leaseSeconds);
+    if (!sagaId) return 'busy';
+    this.failpoints.hit('cancel.after-intent');
+    if (registration.status === 'confirmed') {
+      await this.release(sagaId, { ...registration, spots: registration.spots });
+    }
+    return 'cancelled';
+  }
+
+  // ---- the two legs ------------------------------------------------------------------------
+
+  /**
+   * Steps 2 and 3 of any saga with a take leg; also what recovery re-runs once it has reset the
+   * counters. Compensation lives here: whatever fails after the public take and is known not to
+   * have committed in private gives the seat back; whatever is ambiguous is left to recovery.
+   */
+  async take(
+    saga: SagaRow,
+    fromStatus: RegistrationStatus,
+    history: Pick<HistoryEntry, 'action' | 'toStatus'>,
+    outbox: OutboxMessage,
+  ): Promise<TakeOutcome> {
+    const leg = saga.take;
+    if (!leg) throw new Error(`saga ${saga.id} has no take leg`);
+    let taken = false;
+    try {
+      this.failpoints.hit('take.before-counters');
+      taken = await this.counters.take(leg, leg.spots);
+      this.failpoints.hit('take.after-counters');
+    } catch (error) {
+      if (error instanceof CounterOutcomeUnknownError) throw this.leftForRecovery(saga, error);
+      if (taken) await this.compensateTake(saga, leg);
+      else await this.abandon(saga, error);
+      throw error;
+    }
+
+    if (!taken) {
+      const settings = await this.registrations.settings(saga.eventDateId);
+      const outcome = await this.registrations.completeNoRoom(saga, settings);
+      return outcome === 'lost' ? 'full' : outcome;
+    }
+
+    let completed: boolean;
+    try {
+      completed = await this.registrations.completeTake(
+        saga,
+        fromStatus,
+        { ...history, fromStatus, spots: saga.plan.spots, eventSlotId: saga.plan.eventSlotId },
+        outbox,
+      );
+    } catch (error) {
+      // a failed COMMIT may or may not have landed: recovery decides from the private truth
+      if (isConnectionError(error)) throw this.leftForRecovery(saga, error);
+      await this.compensateTake(saga, leg);
+      throw error;
+    }
+    if (!completed) {
+      // recovery took this saga over and has accounted for the counters without our take
+      await this.counters.release(leg, leg.spots);
+      return 'full';
+    }
+    this.failpoints.hit('take.after-confirm');
+    if (saga.release) await this.release(saga.id, saga.release);
+    return 'confirmed';
+  }
+
+  /** The public half of a release; the private half has already committed. */
+  async release(sagaId: string, leg: Leg): Promise<void> {
+    this.failpoints.hit('release.before-counters');
+    try {
+      await this.counters.release(leg, leg.spots);
+    } catch (error) {
+      // the registration already no longer holds the seat; the saga row stays `releasing`
+      // and recovery gives the seat back
+      this.logger.warn({ sagaId, err: String(error) }, 'release left for recovery');
+      return;
+    }
+    this.failpoints.hit('release.after-counters');
+    await this.registrations.finishRelease(sagaId).catch((error: unknown) => {
+      this.logger.warn({ sagaId, err: String(error) }, 'release recorded late; recovery will close it');
+    });
+  }
+
+  // compensation of a take: give the seat back, then undo step 1
+  private async compensateTake(saga: SagaRow, leg: Leg): Promise<void> {
+    try {
+      await this.counters.release(leg, leg.spots);
+      await this.registrations.abandon(saga, 'COMPENSATED');
+      this.logger.warn({ sagaId: saga.id, registrationId: saga.registrationId }, 'saga compensated');
+    } catch (error) {
+      this.logger.error({ sagaId: saga.id, err: String(error) }, 'compensation left for recovery');
+    }
+  }
+
+  // nothing was taken: undo step 1 so the household can try again
+  private async abandon(saga: SagaRow, cause: unknown): Promise<void> {
+    const outcome = cause instanceof DomainError ? cause.code : 'ABANDONED';
+    await this.registrations.abandon(saga, outcome).catch((error: unknown) => {
+      this.logger.error({ sagaId: saga.id, err: String(error) }, 'abandon left for recovery');
+    });
+  }
+
+  private leftForRecovery(saga: SagaRow, cause: unknown): DomainError {
+    this.logger.error({ sagaId: saga.id, err: String(cause) }, 'saga outcome unknown; left for recovery');
+    return new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', undefined, 5);
+  }
+
+  private async mustFindSaga(id: string): Promise<SagaRow> {
+    const saga = await this.registrations.findSaga(id);
+    if (!saga) throw new Error(`saga ${id} vanished`);
+    return saga;
+  }
+}

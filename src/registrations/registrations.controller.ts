@@ -1,0 +1,181 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { AuthUser } from '../auth/auth-user';
+import { Authenticated, CurrentUser } from '../auth/auth.guards';
+import { DomainError } from '../common/domain-error';
+import { pathIdOrNotFound } from '../common/ids';
+import { Page } from '../common/paging';
+import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import {
+  CreateRegistrationDto,
+  ListRegistrationsQuery,
+  RegistrationPage,
+  RegistrationResponse,
+  toIds,
+  UpdateRegistrationDto,
+} from './registration.dto';
+import { RegistrationService } from './registration.service';
+import { Actor, RegistrationView, toView } from './registration.types';
+
+const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
+
+export function actorOf(user: AuthUser, request: IdempotentRequest): Actor {
+  return { sub: user.sub, isStaff: false, idempotencyScope: request.idempotencyScope };
+}
+
+@ApiTags('registrations')
+@Authenticated()
+@Controller('api/v1/registrations')
+export class RegistrationsController {
+  constructor(private readonly registrations: RegistrationService) {}
+
+  @Post()
+  @Idempotent()
+  @ApiOperation({ summary: 'Register your household for an event date or one of its slots. Role: participant.' })
+  @ApiBody({
+    type: CreateRegistrationDto,
+    examples: {
+      slot: { summary: 'A slot booking', value: { eventDateId: 12, eventSlotId: 345, memberIds: ['7', '8'] } },
+      date: { summary: 'A date booking (date without slots)', value: { eventDateId: 13 } },
+      noWaitlist: {
+        summary: 'Refuse the waitlist (409 CAPACITY_FULL when full)',
+        value: { eventDateId: 12, eventSlotId: 345, joinWaitlist: false },
+      },
+    },
+  })
+  @ApiCreatedResponse({
+    type: RegistrationResponse,
+    description: 'confirmed, or waitlisted with its waitlistPosition',
+    content: {
+      'application/json': {
+        examples: {
+          confirmed: {
+            summary: 'Confirmed in a slot',
+            value: registrationExample({ status: 'confirmed', waitlistPosition: null }),
+          },
+          waitlisted: {
+            summary: 'Waitlisted',
+            value: registrationExample({ status: 'waitlisted', waitlistPosition: 4 }),
+          },
+        },
+      },
+    },
+  })
+  @ApiNotFoundResponse({ description: 'EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND, HOUSEHOLD_NOT_FOUND' })
+  @ApiConflictResponse({ description: 'ALREADY_REGISTERED, CAPACITY_FULL, IDEMPOTENCY_KEY_IN_USE' })
+  @ApiUnprocessableEntityResponse({
+    description: 'RESERVATIONS_CLOSED, SLOT_REQUIRED, SLOT_NOT_ALLOWED, IDEMPOTENCY_KEY_REUSED',
+  })
+  async create(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Body() body: CreateRegistrationDto,
+  ): Promise<RegistrationView> {
+    const householdId = await this.registrations.householdOf(user.sub);
+    return this.registrations.register(
+      { ...body, householdId, memberIds: toIds(body.memberIds) },
+      actorOf(user, request),
+    );
+  }
+
+  @Get()
+  @ApiOperation({ summary: "Your household's registrations, newest first. Role: participant." })
+  @ApiOkResponse({ type: RegistrationPage })
+  async list(@CurrentUser() user: AuthUser, @Query() query: ListRegistrationsQuery): Promise<Page<RegistrationView>> {
+    const householdId = await this.registrations.householdOf(user.sub);
+    return this.registrations.list(householdId, query.status, query.page, query.pageSize);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One of your registrations. Role: participant.' })
+  @ApiOkResponse({ type: RegistrationResponse })
+  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND (also for another household’s id)' })
+  async get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<RegistrationView> {
+    const householdId = await this.ownHousehold(user);
+    return toView(await this.registrations.get(pathIdOrNotFound(id, notFound), householdId));
+  }
+
+  @Patch(':id')
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
+  })
+  @ApiOkResponse({ type: RegistrationResponse })
+  @ApiConflictResponse({ description: 'CAPACITY_FULL (nothing changed), INVALID_STATE' })
+  async update(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Param('id') id: string,
+    @Body() body: UpdateRegistrationDto,
+  ): Promise<RegistrationView> {
+    const registrationId = pathIdOrNotFound(id, notFound);
+    if (body.memberIds === undefined && body.eventSlotId === undefined) {
+      throw new DomainError('VALIDATION_FAILED', 'Give memberIds, eventSlotId or both');
+    }
+    const householdId = await this.ownHousehold(user);
+    return this.registrations.change(
+      registrationId,
+      householdId,
+      { memberIds: toIds(body.memberIds), eventSlotId: body.eventSlotId },
+      actorOf(user, request),
+    );
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
+  })
+  @ApiOkResponse({ type: RegistrationResponse })
+  @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
+  async cancel(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Param('id') id: string,
+  ): Promise<RegistrationView> {
+    const registrationId = pathIdOrNotFound(id, notFound);
+    const householdId = await this.ownHousehold(user);
+    return this.registrations.cancel(registrationId, householdId, actorOf(user, request));
+  }
+
+  // no household yet means no registration can be yours
+  private async ownHousehold(user: AuthUser): Promise<string> {
+    try {
+      return await this.registrations.householdOf(user.sub);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'HOUSEHOLD_NOT_FOUND') throw notFound();
+      throw error;
+    }
+  }
+}
+
+function registrationExample(overrides: Partial<RegistrationView>): RegistrationView {
+  return {
+    id: '901',
+    householdId: '55',
+    eventId: 3,
+    eventDateId: 12,
+    eventHourId: 40,
+    eventSlotId: 345,
+    status: 'confirmed',
+    waitlistPosition: null,
+    memberIds: ['7', '8'],
+    partySize: 2,
+    spots: 1,
+    createdAt: '2026-11-22T09:00:00.000Z',
+    updatedAt: '2026-11-22T09:00:00.000Z',
+    cancelledAt: null,
+    checkedInAt: null,
+    ...overrides,
+  };
+}

@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HouseholdsModule } from './households/households.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { RegistrationsModule } from './registrations/registrations.module';
 import { ScheduleModule } from './schedule/schedule.module';
 
@@ -21,6 +22,7 @@ import { ScheduleModule } from './schedule/schedule.module';
     AuthModule,
     HealthModule,
     MetricsModule,
+    NotificationsModule,
     ScheduleModule,
     HouseholdsModule,
     RegistrationsModule,

@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PRIVATE_DB } from '../database/database.constants';
+import { withLockRetry } from '../database/db-errors';
+
+export interface OutboxMessage {
+  id: string;
+  householdId: string;
+  registrationId: string;
+  kind: string;
+  /** the JSON text exactly as the saga wrote it; delivered byte for byte */
+  payload: string;
+  /** attempts so far, including the one just claimed */
+  attempts: number;
+  /** seconds since the message was written, by the database clock */
+  ageSeconds: number;
+}
+
+interface RawMessage {
+  id: string;
+  household_id: string;
+  registration_id: string;
+  kind: string;
+  payload: string;
+  attempts: number;
+  age_seconds: number | string;
+}
+
+// The notification outbox, written by the registration saga in the same transaction as the
+// change it announces. A message is done when sent_at is set: delivered, or given up on
+// (last_error then says why). Only a household's oldest unfinished message is ever claimable,
+// so a household's messages go out in the order they were written. Every time comes from the
+// database clock, so instances with skewed clocks agree.
+@Injectable()
+export class NotificationOutboxRepository {
+  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+
+  /**
+   * Claims up to `limit` due messages, at most one per household and only its oldest unfinished
+   * one, by pushing their available_at `leaseMs` ahead: a claimed message is invisible to other
+   * dispatchers until the lease runs out, which is how a crash mid-delivery is retried.
+   */
+  async claimDue(limit: number, leaseMs: number): Promise<OutboxMessage[]> {
+    // candidates from a plain read: the head of each household's queue, if it is due
+    const heads = await this.db.query<{ id: string }[]>(
+      `SELECT o.id FROM notification_outbox o
+         JOIN (SELECT household_id, MIN(id) AS id FROM notification_outbox
+                WHERE sent_at IS NULL GROUP BY household_id) h ON h.id = o.id
+        WHERE o.available_at <= NOW(6)
+        ORDER BY o.id LIMIT ?`,
+      [limit],
+    );
+    if (heads.length === 0) return [];
+    return withLockRetry(() =>
+      this.db.transaction(async (m) => {
+        // another dispatcher may hold some of them: skip those instead of waiting
+        const locked = await m.query<RawMessage[]>(
+          `SELECT id, household_id, registration_id, kind, payload, attempts + 1 AS attempts,
+                  TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)) / 1000000 AS age_seconds
+             FROM notification_outbox
+            WHERE id IN (?) AND sent_at IS NULL AND available_at <= NOW(6)
+            ORDER BY id FOR UPDATE SKIP LOCKED`,
+          [heads.map((h) => h.id)],
+        );
+        if (locked.length === 0) return [];
+        // still the oldest unfinished of its household, now that the row is ours
+        const stillHeads = await m.query<{ id: string }[]>(
+          `SELECT MIN(id) AS id FROM notification_outbox
+            WHERE household_id IN (?) AND sent_at IS NULL GROUP BY household_id`,
+          [[...new Set(locked.map((r) => r.household_id))]],
+        );
+        const headIds = new Set(stillHeads.map((h) => String(h.id)));
+        const claimed = locked.filter((r) => headIds.has(String(r.id)));
+        if (claimed.length === 0) return [];
+        await m.query(
+          `UPDATE notification_outbox
+              SET attempts = attempts + 1, available_at = NOW(6) + INTERVAL ? MICROSECOND
+            WHERE id IN (?)`,
+          [leaseMs * 1000, claimed.map((r) => r.id)],
+        );
+        return claimed.map(toMessage);
+      }),
+    );
+  }
+
+  async markSent(id: string): Promise<void> {
+    await this.db.query('UPDATE notification_outbox SET sent_at = NOW(6), last_error = NULL WHERE id = ?', [id]);
+  }
+
+  /** Leaves the message at the head of its household's queue, due again after `delayMs`. */
+  async markRetry(id: string, delayMs: number, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE notification_outbox SET available_at = NOW(6) + INTERVAL ? MICROSECOND, last_error = ?
+        WHERE id = ? AND sent_at IS NULL`,
+      [Math.round(delayMs * 1000), error.slice(0, 500), id],
+    );
+  }
+
+  /** Gives up on the message; the household's next one may go. */
+  async markFailed(id: string, error: string): Promise<void> {
+    await this.db.query(
+      'UPDATE notification_outbox SET sent_at = NOW(6), last_error = ? WHERE id = ? AND sent_at IS NULL',
+      [`gave up: ${error}`.slice(0, 500), id],
+    );
+  }
+
+  async backlog(): Promise<number> {
+    const rows = await this.db.query<{ n: number | string }[]>(
+      'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+function toMessage(row: RawMessage): OutboxMessage {
+  return {
+    id: String(row.id),
+    householdId: String(row.household_id),
+    registrationId: String(row.registration_id),
+    kind: row.kind,
+    payload: row.payload,
+    attempts: Number(row.attempts),
+    ageSeconds: Number(row.age_seconds),
+  };
+}

@@ -1,0 +1,208 @@
+import { createHmac } from 'node:crypto';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { createTestApp, TestContext } from '../support/app';
+import { createTestDatabases, TestDatabases } from '../support/databases';
+import { seedDimTimes } from '../support/schedule-fixture';
+
+const SECRET = 'webhook-secret-for-tests';
+
+interface Received {
+  id: string;
+  body: string;
+  signature: string | undefined;
+  status: number;
+}
+
+/** A webhook receiver whose answer to each request is decided by `decide` (default 204). */
+class Receiver {
+  readonly requests: Received[] = [];
+  decide: (id: string, attempt: number) => number = () => 204;
+  private server!: Server;
+  private attempts = new Map<string, number>();
+
+  async start(): Promise<string> {
+    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const id = String(req.headers['x-notification-id']);
+        const attempt = (this.attempts.get(id) ?? 0) + 1;
+        this.attempts.set(id, attempt);
+        const status = this.decide(id, attempt);
+        const signature = req.headers['x-signature'];
+        this.requests.push({
+          id,
+          body: Buffer.concat(chunks).toString('utf8'),
+          signature: typeof signature === 'string' ? signature : undefined,
+          status,
+        });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  accepted(): Received[] {
+    return this.requests.filter((r) => r.status < 300);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Written {
+  id: string;
+  householdId: string;
+  payload: string;
+}
+
+async function write(dbs: TestDatabases, householdId: number, n: number, tag: string): Promise<Written[]> {
+  const out: Written[] = [];
+  for (let i = 0; i < n; i++) {
+    // unusual characters on purpose: the body must arrive byte for byte
+    const payload = JSON.stringify({ householdId: String(householdId), kind: 'confirmed', seq: i, tag, note: 'Zoë ✓ "q" \\ ü' });
+    const [r] = await dbs.privateSql.query<ResultSetHeader>(
+      'INSERT INTO notification_outbox (household_id, registration_id, kind, payload) VALUES (?, ?, ?, ?)',
+      [householdId, 1000 + i, 'confirmed', payload],
+    );
+    out.push({ id: String(r.insertId), householdId: String(householdId), payload });
+  }
+  return out;
+}
+
+function interleave(...lists: Written[][]): Written[] {
+  return lists.flat();
+}
+
+/** Asserts: each message arrived as written, signed, and no household saw a later message before an earlier one was accepted. */
+function checkDelivery(receiver: Receiver, written: Written[]): void {
+  const byId = new Map(written.map((w) => [w.id, w]));
+  for (const r of receiver.requests) {
+    const w = byId.get(r.id);
+    expect(w).toBeDefined();
+    expect(r.body).toBe(w!.payload);
+    expect(r.signature).toBe(`sha256=${createHmac('sha256', SECRET).update(r.body).digest('hex')}`);
+  }
+  const accepted = new Set(receiver.accepted().map((r) => r.id));
+  for (const w of written) expect(accepted.has(w.id)).toBe(true);
+  const households = new Set(written.map((w) => w.householdId));
+  for (const h of households) {
+    const mine = written.filter((w) => w.householdId === h).map((w) => Number(w.id));
+    const seen = receiver.requests.filter((r) => byId.get(r.id)!.householdId === h);
+    const done = new Set<number>();
+    for (const r of seen) {
+      const id = Number(r.id);
+      // every earlier message of the household was already accepted
+      for (const earlier of mine.filter((m) => m < id)) expect(done.has(earlier)).toBe(true);
+      if (r.status < 300) done.add(id);
+    }
+  }
+}
+
+describe('notification outbox dispatcher', () => {
+  let dbs: TestDatabases;
+  let receiver: Receiver;
+  let url: string;
+  const apps: TestContext[] = [];
+
+  const start = async (extra: Record<string, string> = {}) => {
+    const ctx = await createTestApp(
+      {
+        NOTIFY_WEBHOOK_URL: url,
+        NOTIFY_WEBHOOK_SECRET: SECRET,
+        NOTIFY_POLL_MS: '30',
+        NOTIFY_BACKOFF_MS: '40',
+        ...extra,
+      },
+      dbs,
+    );
+    apps.push(ctx);
+    return ctx;
+  };
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases();
+    await seedDimTimes(dbs.publicSql);
+  });
+  beforeEach(async () => {
+    receiver = new Receiver();
+    url = await receiver.start();
+    await dbs.privateSql.query('DELETE FROM notification_outbox');
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    await receiver.stop();
+  });
+  afterAll(async () => dbs.drop());
+
+  it('delivers every message as written, signed, in order per household, through failures', async () => {
+    const written = interleave(await write(dbs, 1, 5, 'a'), await write(dbs, 2, 5, 'b'), await write(dbs, 3, 5, 'c'));
+    let calls = 0;
+    receiver.decide = () => (++calls <= 7 ? 500 : 204);
+    await start();
+    await until(() => receiver.accepted().length >= written.length);
+    checkDelivery(receiver, written);
+    expect(receiver.requests.filter((r) => r.status >= 500)).toHaveLength(7);
+    await until(async () => {
+      const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL');
+      return Number(rows[0].n) === 0;
+    });
+    const [failed] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE last_error IS NOT NULL');
+    expect(Number(failed[0].n)).toBe(0);
+  });
+
+  it('loses nothing across a dispatcher restart, and two dispatchers never break the order', async () => {
+    const written = interleave(await write(dbs, 4, 8, 'd'), await write(dbs, 5, 8, 'e'));
+    // slow answers, so the first instance is stopped with deliveries in flight
+    receiver.decide = (_id, attempt) => (attempt === 1 && Math.random() < 0.3 ? 503 : 204);
+    const first = await start();
+    await until(() => receiver.accepted().length >= 3);
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+    const acceptedBefore = receiver.accepted().length;
+    expect(acceptedBefore).toBeLessThan(written.length);
+    // two instances on the same outbox from here on
+    await start();
+    await start();
+    await until(() => new Set(receiver.accepted().map((r) => r.id)).size >= written.length);
+    checkDelivery(receiver, written);
+  });
+
+  it('gives up on a message after the retry window, records why, and moves on to the next', async () => {
+    const written = await write(dbs, 6, 3, 'f');
+    const doomed = written[0].id;
+    receiver.decide = (id) => (id === doomed ? 500 : 204);
+    await start({ NOTIFY_RETRY_FOR_SECONDS: '1' });
+    await until(() => receiver.accepted().length >= 2);
+    const attemptsOnDoomed = receiver.requests.filter((r) => r.id === doomed).length;
+    expect(attemptsOnDoomed).toBeGreaterThanOrEqual(2);
+    // the later ones only after the first was given up
+    const firstLater = receiver.requests.findIndex((r) => r.id !== doomed);
+    expect(receiver.requests.slice(firstLater).some((r) => r.id === doomed)).toBe(false);
+    const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT sent_at, last_error FROM notification_outbox WHERE id = ?', [doomed]);
+    expect(rows[0].sent_at).not.toBeNull();
+    expect(rows[0].last_error).toMatch(/gave up: webhook answered 500/);
+  });
+
+  it('without a webhook, marks messages sent after logging ids and kind only', async () => {
+    await write(dbs, 7, 2, 'g');
+    await start({ NOTIFY_WEBHOOK_URL: '' });
+    await until(async () => {
+      const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL');
+      return Number(rows[0].n) === 0;
+    });
+    expect(receiver.requests).toHaveLength(0);
+  });
+});

@@ -12,6 +12,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { RegistrationsModule } from './registrations/registrations.module';
 import { ScheduleModule } from './schedule/schedule.module';
+import { SecurityModule } from './security/security.module';
 
 @Module({
   imports: [
@@ -26,6 +27,7 @@ import { ScheduleModule } from './schedule/schedule.module';
     ScheduleModule,
     HouseholdsModule,
     RegistrationsModule,
+    SecurityModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
 })

@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { DomainError } from './common/domain-error';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { setupSwagger } from './openapi/swagger';
+import { hostileInputMiddleware, verifyUtf8Body } from './security/hostile-input';
 
 export function validationPipe(): ValidationPipe {
   return new ValidationPipe({
@@ -36,8 +37,9 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('trust proxy', 'loopback');
   app.use(helmet({ contentSecurityPolicy: false }));
   app.enableCors({ origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
-  app.useBodyParser('json', { limit: config.bodyLimit, strict: true });
-  app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false });
+  app.useBodyParser('json', { limit: config.bodyLimit, strict: true, verify: verifyUtf8Body });
+  app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, verify: verifyUtf8Body });
+  app.use(hostileInputMiddleware);
   app.useGlobalPipes(validationPipe());
   app.enableShutdownHooks();
   setupSwagger(app);

@@ -1,0 +1,99 @@
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  ThrottlerLimitDetail,
+  ThrottlerModuleOptions,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
+import type { Request } from 'express';
+import { verify } from 'jsonwebtoken';
+import { DomainError } from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+// probes and scrapers must keep working when a client is being limited
+const UNLIMITED_PATHS = /^\/(health|metrics|docs)(\/|-json|$)/;
+export const RATE_WINDOW_MS = 60_000;
+
+export function isWrite(method: string): boolean {
+  return WRITE_METHODS.has(method.toUpperCase());
+}
+
+// Writes are counted per account (the verified token's sub), reads per account too when signed
+// in, and per client address otherwise. One bucket per account covers every route, so a client
+// cannot spread a flood over routes. A request whose token does not verify counts against its
+// address: forging tokens buys nothing. Global guards run before the routes' auth guards,
+// which is why the token is verified here as well.
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return Promise.resolve(true);
+    const request = context.switchToHttp().getRequest<Request>();
+    return Promise.resolve(UNLIMITED_PATHS.test(request.path));
+  }
+
+  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
+    const sub = this.verifiedSub(request as unknown as Request);
+    return sub === undefined ? `address:${await super.getTracker(request)}` : `account:${sub}`;
+  }
+
+  protected override generateKey(context: ExecutionContext, tracker: string, name: string): string {
+    const method = context.switchToHttp().getRequest<Request>().method;
+    return `ft:rl:${name}:${isWrite(method) ? 'write' : 'read'}:${tracker}`;
+  }
+
+  protected override throwThrottlingException(
+    _context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    throw new DomainError(
+      'RATE_LIMITED',
+      'Too many requests; try again shortly',
+      undefined,
+      Math.max(1, detail.timeToBlockExpire),
+    );
+  }
+
+  private verifiedSub(request: Request): string | undefined {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
+    try {
+      const claims = verify(header.slice(7).trim(), this.config.jwt.key, {
+        algorithms: [this.config.jwt.algorithm],
+        issuer: this.config.jwt.issuer,
+        audience: this.config.jwt.audience,
+      });
+      if (typeof claims === 'string' || typeof claims.sub !== 'string' || claims.sub === '') return undefined;
+      return claims.sub;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
+  return {
+    throttlers: [
+      {
+        name: 'default',
+        ttl: RATE_WINDOW_MS,
+        limit: (context: ExecutionContext) =>
+          isWrite(context.switchToHttp().getRequest<Request>().method)
+            ? config.rateLimit.writesPerMinute
+            : config.rateLimit.readsPerMinute,
+      },
+    ],
+  };
+}

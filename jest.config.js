@@ -15,8 +15,9 @@ module.exports = {
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
-      testTimeout: 60000,
     },
   ],
   maxWorkers: 2,
+  // testTimeout is not a per-project option: e2e suites start servers and CLIs
+  testTimeout: 60000,
 };

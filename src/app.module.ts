@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { CommonModule } from './common/common.module';
 import { HttpErrorFilter } from './common/http-error.filter';
@@ -7,9 +8,12 @@ import { LoggingModule } from './common/logging.module';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { IdempotencyModule } from './idempotency/idempotency.module';
 import { HouseholdsModule } from './households/households.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { NotificationsModule } from './notifications/notifications.module';
+import { RealtimeModule } from './realtime/realtime.module';
+import { OpsModule } from './ops/ops.module';
 import { RegistrationsModule } from './registrations/registrations.module';
 import { ScheduleModule } from './schedule/schedule.module';
 import { SecurityModule } from './security/security.module';
@@ -24,9 +28,13 @@ import { SecurityModule } from './security/security.module';
     HealthModule,
     MetricsModule,
     NotificationsModule,
+    RealtimeModule,
     ScheduleModule,
     HouseholdsModule,
+    IdempotencyModule,
     RegistrationsModule,
+    AdminModule,
+    OpsModule,
     SecurityModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

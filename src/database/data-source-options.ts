@@ -9,21 +9,28 @@ import { PUBLIC_ENTITIES } from './public/public.entities';
 // Every pooled connection runs in UTC, so NOW(6) and the column defaults agree with the
 // instants the API prints, whatever the server's own time zone. The listener is attached
 // before the pool opens its first connection, so the SET is always the first command.
-const utcMysql2 = {
-  ...mysql2,
-  createPool(options: mysql2.PoolOptions) {
-    const pool = mysql2.createPool(options);
-    pool.on('connection', (connection) => {
-      connection.query("SET time_zone = '+00:00'");
-    });
-    return pool;
-  },
-};
+function mysql2WithSession(sessionSql: string) {
+  return {
+    ...mysql2,
+    createPool(options: mysql2.PoolOptions) {
+      const pool = mysql2.createPool(options);
+      pool.on('connection', (connection) => {
+        connection.query(sessionSql);
+      });
+      return pool;
+    },
+  };
+}
 
-function connection(db: DbUrl, poolSize: number) {
+const UTC = "SET time_zone = '+00:00'";
+// A public counter statement never waits long for a row lock: a saga step must finish well
+// inside its lease (SAGA_GRACE_SECONDS), or recovery could take over a step still running.
+const PUBLIC_SESSION = `${UTC}, innodb_lock_wait_timeout = 5`;
+
+function connection(db: DbUrl, poolSize: number, sessionSql: string) {
   return {
     type: 'mariadb' as const,
-    driver: utcMysql2,
+    driver: mysql2WithSession(sessionSql),
     host: db.host,
     port: db.port,
     username: db.user,
@@ -49,12 +56,12 @@ function connection(db: DbUrl, poolSize: number) {
 }
 
 export function publicDataSourceOptions(db: DbUrl, poolSize: number): DataSourceOptions {
-  return { ...connection(db, poolSize), entities: PUBLIC_ENTITIES };
+  return { ...connection(db, poolSize, PUBLIC_SESSION), entities: PUBLIC_ENTITIES };
 }
 
 export function privateDataSourceOptions(db: DbUrl, poolSize: number): DataSourceOptions {
   return {
-    ...connection(db, poolSize),
+    ...connection(db, poolSize, UTC),
 
     entities: PRIVATE_ENTITIES,
     migrations: [join(__dirname, 'migrations', '*.{js,ts}')],

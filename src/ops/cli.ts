@@ -4,17 +4,27 @@ import { Module } from '@nestjs/common';
 import { CommandFactory } from 'nest-commander';
 import { ConfigError, loadConfig } from '../config/app-config';
 import { AppConfigModule } from '../config/config.module';
+import { CommonModule } from '../common/common.module';
+import { DatabaseModule } from '../database/database.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { BackfillCommand } from './backfill.command';
+import { ReconciliationModule } from './reconciliation.module';
 import { TokenCommand } from './token.command';
 
 // The ops commands: `npm run cli -- <command> [options]`.
 //
 // To add a command: write a `@Command` class in src/ops/ (see token.command.ts) and add it to
 // `providers` below. A command that needs the databases or a feature's services adds the
-// modules it uses (DatabaseModule, ScheduleModule, ...) to `imports`; the token command needs
-// only the configuration, so nothing connects unless a command asks for it.
+// modules it uses (DatabaseModule, ScheduleModule, ...) to DATABASE_IMPORTS. Only commands that
+// need the databases connect to them: `token` works with no database at all.
+const DATABASE_COMMANDS = new Set(['backfill']);
+const DATABASE_IMPORTS = [CommonModule, MetricsModule, DatabaseModule, ReconciliationModule];
+
+const needsDatabases = process.argv.slice(2).some((arg) => DATABASE_COMMANDS.has(arg));
+
 @Module({
-  imports: [AppConfigModule],
-  providers: [TokenCommand],
+  imports: [AppConfigModule, ...(needsDatabases ? DATABASE_IMPORTS : [])],
+  providers: [TokenCommand, ...(needsDatabases ? [BackfillCommand] : [])],
 })
 export class CliModule {}
 

@@ -203,6 +203,31 @@ export class RegistrationSaga {
     return 'cancelled';
   }
 
+  /**
+   * Recovery: runs the remaining steps of a `taking` saga whose counters have just been reset to
+   * the private truth (so its take is known not to be applied).
+   */
+  async resume(saga: SagaRow): Promise<TakeOutcome> {
+    const registration = await this.registrations.findById(saga.registrationId);
+    if (!registration || registration.pendingSagaId !== saga.id) return 'full';
+    const moving = saga.release !== null && saga.plan.eventSlotId !== registration.eventSlotId;
+    switch (saga.kind) {
+      case 'register':
+        return this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
+      case 'promote':
+        return this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
+      case 'change':
+        return this.take(
+          saga,
+          registration.status,
+          { action: moving ? 'moved' : 'party_changed', toStatus: 'confirmed' },
+          { kind: moving ? 'moved' : 'resized' },
+        );
+      case 'cancel':
+        return 'full';
+    }
+  }
+
   // ---- the two legs ------------------------------------------------------------------------
 
   /**

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { DomainEvents, RegistrationAction } from '../common/domain-events';
 import { Page } from '../common/paging';
@@ -30,6 +30,8 @@ const BUSY_RETRIES = 20;
 // choreography in RegistrationSaga; this class decides what is allowed and in which order.
 @Injectable()
 export class RegistrationService {
+  private readonly logger = new Logger(RegistrationService.name);
+
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly households: HouseholdRepository,
@@ -69,7 +71,9 @@ export class RegistrationService {
     }
     if (outcome === 'waitlisted') {
       // room may have appeared between our failed take and joining the queue
-      await this.promoteTarget(target, actor.sub);
+      await this.promoteTarget(target, actor.sub).catch((error: unknown) => {
+        this.logger.warn({ eventDateId: target.eventDateId, err: String(error) }, 'promotion deferred');
+      });
     }
     const registration = await this.mustFind(registrationId);
     this.announce(registration, outcome === 'confirmed' ? 'confirmed' : registration.status === 'confirmed' ? 'promoted' : 'waitlisted');
@@ -201,9 +205,15 @@ export class RegistrationService {
 
   // ---- pieces -------------------------------------------------------------------------------
 
+  // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
+  // going away, is logged) because recovery promotes again after it settles the counters.
   private async afterRelease(target: CounterTarget, actor: string, leftWaitlist: boolean): Promise<void> {
-    const promoted = await this.promoteDate(target.eventDateId, actor, target);
-    if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
+    try {
+      const promoted = await this.promoteDate(target.eventDateId, actor, target);
+      if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
+    } catch (error) {
+      this.logger.warn({ eventDateId: target.eventDateId, err: String(error) }, 'promotion after release deferred');
+    }
   }
 
   private async visibleDate(eventDateId: number): Promise<ScheduleDate> {

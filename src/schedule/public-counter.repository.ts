@@ -85,6 +85,39 @@ export class PublicCounterRepository {
     });
   }
 
+  /** Every counter of a date (inactive slots and hours too: a registration may still sit there). */
+  async keysOfDate(eventDateId: number): Promise<CounterKey[]> {
+    const rows = await this.db.query<{ level: CounterLevel; id: number }[]>(
+      `SELECT 'slot' AS level, s.event_slot_id AS id FROM event_slots s
+         JOIN event_hours h ON h.event_hour_id = s.event_hour_id WHERE h.event_date_id = ?
+       UNION ALL SELECT 'hour', event_hour_id FROM event_hours WHERE event_date_id = ?
+       UNION ALL SELECT 'date', event_date_id FROM event_dates WHERE event_date_id = ?`,
+      [eventDateId, eventDateId, eventDateId],
+    );
+    return rows.map((r) => ({ level: r.level, id: Number(r.id) }));
+  }
+
+  /** Dates with any reserved counter, for the backfill's sweep (optionally from a date key on). */
+  async datesWithReservations(fromDateKey: number | undefined): Promise<number[]> {
+    const rows = await this.db.query<{ id: number }[]>(
+      `SELECT DISTINCT d.event_date_id AS id FROM event_dates d
+         LEFT JOIN event_hours h ON h.event_date_id = d.event_date_id
+         LEFT JOIN event_slots s ON s.event_hour_id = h.event_hour_id
+        WHERE (d.reserved <> 0 OR h.reserved <> 0 OR s.reserved <> 0) ${fromDateKey ? 'AND d.event_date_key >= ?' : ''}`,
+      fromDateKey ? [fromDateKey] : [],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  async dateKeysOf(ids: number[]): Promise<Map<number, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.query<{ id: number; k: number }[]>(
+      'SELECT event_date_id AS id, event_date_key AS k FROM event_dates WHERE event_date_id IN (?)',
+      [ids],
+    );
+    return new Map(rows.map((r) => [Number(r.id), Number(r.k)]));
+  }
+
   async read(keys: CounterKey[]): Promise<CounterRow[]> {
     const rows: CounterRow[] = [];
     for (const key of sortCounters(keys)) {

@@ -11,7 +11,13 @@ import {
 } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user';
 import { Authenticated, CurrentUser, StaffOnly } from '../auth/auth.guards';
-import { CreateHouseholdBody, HouseholdView, MemberInput, MemberView, UpdateMemberBody } from './household.dto';
+import {
+  CreateHouseholdBody,
+  HouseholdView,
+  MemberInput,
+  MemberView,
+  UpdateMemberBody,
+} from './household.dto';
 import { HouseholdService } from './household.service';
 
 @ApiTags('households')
@@ -21,7 +27,9 @@ export class MyHouseholdController {
   constructor(private readonly households: HouseholdService) {}
 
   @Post()
-  @ApiOperation({ summary: "Creates the caller's household and links it to their account. Any signed-in role." })
+  @ApiOperation({
+    summary: "Creates the caller's household and links it to their account. Any signed-in role.",
+  })
   @ApiCreatedResponse({ type: HouseholdView })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
   @ApiConflictResponse({ description: 'HOUSEHOLD_EXISTS: the account already has a household' })
@@ -30,7 +38,10 @@ export class MyHouseholdController {
   }
 
   @Get()
-  @ApiOperation({ summary: "The caller's household, removed members included (isActive false). Any signed-in role." })
+  @ApiOperation({
+    summary:
+      "The caller's household, removed members included (isActive false). Any signed-in role.",
+  })
   @ApiOkResponse({ type: HouseholdView })
   @ApiNotFoundResponse({ description: 'HOUSEHOLD_NOT_FOUND: the account has no household yet' })
   get(@CurrentUser() user: AuthUser): Promise<HouseholdView> {
@@ -38,10 +49,14 @@ export class MyHouseholdController {
   }
 
   @Post('members')
-  @ApiOperation({ summary: 'Adds a member (at most 20 active, at most one head). Any signed-in role.' })
+  @ApiOperation({
+    summary: 'Adds a member (at most 20 active, at most one head). Any signed-in role.',
+  })
   @ApiCreatedResponse({ type: MemberView })
   @ApiNotFoundResponse({ description: 'HOUSEHOLD_NOT_FOUND' })
-  @ApiConflictResponse({ description: 'INVALID_STATE: 20 active members already, or a second head' })
+  @ApiConflictResponse({
+    description: 'INVALID_STATE: 20 active members already, or a second head',
+  })
   addMember(@CurrentUser() user: AuthUser, @Body() body: MemberInput): Promise<MemberView> {
     return this.households.addMember(user.sub, body);
   }
@@ -63,7 +78,8 @@ export class MyHouseholdController {
   @Delete('members/:id')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Removes a member: it becomes inactive and stays on past registrations. Any signed-in role.',
+    summary:
+      'Removes a member: it becomes inactive and stays on past registrations. Any signed-in role.',
   })
   @ApiParam({ name: 'id', example: '7' })
   @ApiOkResponse({ type: MemberView })
@@ -81,7 +97,9 @@ export class AdminHouseholdController {
   constructor(private readonly households: HouseholdService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Creates a walk-in household (no account linked). Role staff or admin.' })
+  @ApiOperation({
+    summary: 'Creates a walk-in household (no account linked). Role staff or admin.',
+  })
   @ApiCreatedResponse({ type: HouseholdView })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateHouseholdBody): Promise<HouseholdView> {

@@ -23,7 +23,8 @@ const EARLIEST_BIRTH_DATE = '1900-01-01';
 // line separators and the bidi overrides that make a name render as something else
 const NO_CONTROL_CHARS = /^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u;
 
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+const trim = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? value.trim() : value;
 
 // The latest acceptable birth date: today where the calendar is furthest ahead (UTC+14), so a
 // baby born today anywhere is accepted and a date after that is not.
@@ -51,7 +52,10 @@ export class BirthDateConstraint implements ValidatorConstraintInterface {
 export class AtMostOneHeadConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
     if (!Array.isArray(value)) return true;
-    return value.filter((m) => (m as { isHeadOfHousehold?: unknown })?.isHeadOfHousehold === true).length <= 1;
+    return (
+      value.filter((m) => (m as { isHeadOfHousehold?: unknown })?.isHeadOfHousehold === true)
+        .length <= 1
+    );
   }
 
   defaultMessage(): string {
@@ -74,7 +78,11 @@ export class MemberInput {
   @Matches(NO_CONTROL_CHARS, { message: '$property must not contain control characters' })
   lastName!: string;
 
-  @ApiProperty({ format: 'date', example: '1984-03-09', description: 'From 1900-01-01, not in the future' })
+  @ApiProperty({
+    format: 'date',
+    example: '1984-03-09',
+    description: 'From 1900-01-01, not in the future',
+  })
   @IsString()
   @Validate(BirthDateConstraint)
   dateOfBirth!: string;

@@ -73,7 +73,9 @@ export class HouseholdRepository {
 
   async householdExists(householdId: string): Promise<boolean> {
     return translatePrivateError(async () => {
-      const rows = await this.db.query<unknown[]>('SELECT 1 FROM households WHERE id = ?', [householdId]);
+      const rows = await this.db.query<unknown[]>('SELECT 1 FROM households WHERE id = ?', [
+        householdId,
+      ]);
       return rows.length > 0;
     });
   }
@@ -92,7 +94,10 @@ export class HouseholdRepository {
   async membersById(ids: string[]): Promise<MemberRow[]> {
     if (ids.length === 0) return [];
     return translatePrivateError(async () => {
-      const rows = await this.db.query<RawMember[]>('SELECT * FROM household_members WHERE id IN (?)', [ids]);
+      const rows = await this.db.query<RawMember[]>(
+        'SELECT * FROM household_members WHERE id IN (?)',
+        [ids],
+      );
       return rows.map(toMember);
     });
   }
@@ -101,18 +106,26 @@ export class HouseholdRepository {
    * A new household with its members, in one transaction. With `linkSub`, the account `sub` is
    * linked to it; an account already linked to a household is HOUSEHOLD_EXISTS.
    */
-  async createHousehold(input: { createdBy: string; linkSub?: string; members: NewMember[] }): Promise<string> {
+  async createHousehold(input: {
+    createdBy: string;
+    linkSub?: string;
+    members: NewMember[];
+  }): Promise<string> {
     return this.transaction(async (manager) => {
       const sub = input.linkSub;
       if (sub !== undefined) {
         // creates or locks the account row first, so a concurrent create for the same sub waits
         // here and then sees the household this one linked
-        await manager.query('INSERT INTO accounts (sub) VALUES (?) ON DUPLICATE KEY UPDATE sub = sub', [sub]);
+        await manager.query(
+          'INSERT INTO accounts (sub) VALUES (?) ON DUPLICATE KEY UPDATE sub = sub',
+          [sub],
+        );
         const rows = await manager.query<{ household_id: string | null }[]>(
           'SELECT household_id FROM accounts WHERE sub = ? FOR UPDATE',
           [sub],
         );
-        if (rows[0]?.household_id !== null && rows[0]?.household_id !== undefined) throw householdExists();
+        if (rows[0]?.household_id !== null && rows[0]?.household_id !== undefined)
+          throw householdExists();
       }
       const result = await manager.query<{ insertId: number | string }>(
         'INSERT INTO households (created_by) VALUES (?)',
@@ -121,7 +134,10 @@ export class HouseholdRepository {
       const householdId = String(result.insertId);
       await insertMembers(manager, householdId, input.members);
       if (sub !== undefined) {
-        await manager.query('UPDATE accounts SET household_id = ? WHERE sub = ?', [householdId, sub]);
+        await manager.query('UPDATE accounts SET household_id = ? WHERE sub = ?', [
+          householdId,
+          sub,
+        ]);
       }
       return householdId;
     }).catch((error: unknown) => {
@@ -141,9 +157,10 @@ export class HouseholdRepository {
     decide: (members: MemberRow[]) => MemberChange[],
   ): Promise<{ members: MemberRow[]; insertedIds: string[] } | undefined> {
     return this.transaction(async (manager) => {
-      const household = await manager.query<unknown[]>('SELECT id FROM households WHERE id = ? FOR UPDATE', [
-        householdId,
-      ]);
+      const household = await manager.query<unknown[]>(
+        'SELECT id FROM households WHERE id = ? FOR UPDATE',
+        [householdId],
+      );
       if (household.length === 0) return undefined;
       const before = await selectMembers(manager, householdId);
       const insertedIds: string[] = [];
@@ -177,13 +194,18 @@ function householdExists(): DomainError {
 }
 
 async function selectMembers(manager: EntityManager, householdId: string): Promise<MemberRow[]> {
-  const rows = await manager.query<RawMember[]>('SELECT * FROM household_members WHERE household_id = ? ORDER BY id', [
-    householdId,
-  ]);
+  const rows = await manager.query<RawMember[]>(
+    'SELECT * FROM household_members WHERE household_id = ? ORDER BY id',
+    [householdId],
+  );
   return rows.map(toMember);
 }
 
-async function insertMembers(manager: EntityManager, householdId: string, members: NewMember[]): Promise<string[]> {
+async function insertMembers(
+  manager: EntityManager,
+  householdId: string,
+  members: NewMember[],
+): Promise<string[]> {
   const ids: string[] = [];
   // one row at a time: the ids of a multi-row insert are not guaranteed to be consecutive
   for (const m of members) {

@@ -37,17 +37,28 @@ describe('household rules', () => {
       memberRow({ id: '99', isActive: false }),
     ];
     expect(decideAdd(members, newMember())).toEqual([{ kind: 'insert', member: newMember() }]);
-    expect(codeOf(() => decideAdd([...members, memberRow({ id: '20' })], newMember()))).toBe('INVALID_STATE');
+    expect(codeOf(() => decideAdd([...members, memberRow({ id: '20' })], newMember()))).toBe(
+      'INVALID_STATE',
+    );
   });
 
   it('keeps at most one active head of household', () => {
     const members = [memberRow({ id: '1', isHeadOfHousehold: true }), memberRow({ id: '2' })];
-    expect(codeOf(() => decideAdd(members, newMember({ isHeadOfHousehold: true })))).toBe('INVALID_STATE');
-    expect(codeOf(() => decideUpdate(members, '2', { isHeadOfHousehold: true }))).toBe('INVALID_STATE');
+    expect(codeOf(() => decideAdd(members, newMember({ isHeadOfHousehold: true })))).toBe(
+      'INVALID_STATE',
+    );
+    expect(codeOf(() => decideUpdate(members, '2', { isHeadOfHousehold: true }))).toBe(
+      'INVALID_STATE',
+    );
     // the head itself may be re-marked head, and an inactive former head does not count
     expect(codeOf(() => decideUpdate(members, '1', { isHeadOfHousehold: true }))).toBeUndefined();
-    const formerHead = [memberRow({ id: '1', isHeadOfHousehold: true, isActive: false }), memberRow({ id: '2' })];
-    expect(codeOf(() => decideUpdate(formerHead, '2', { isHeadOfHousehold: true }))).toBeUndefined();
+    const formerHead = [
+      memberRow({ id: '1', isHeadOfHousehold: true, isActive: false }),
+      memberRow({ id: '2' }),
+    ];
+    expect(
+      codeOf(() => decideUpdate(formerHead, '2', { isHeadOfHousehold: true })),
+    ).toBeUndefined();
   });
 
   it('finds members only in the given household', () => {
@@ -61,10 +72,14 @@ describe('household rules', () => {
     expect(decideRemove(members, '1')).toEqual([
       { kind: 'update', id: '1', fields: { isActive: false, isHeadOfHousehold: false } },
     ]);
-    expect(decideRemove([memberRow({ id: '1', isActive: false }), memberRow({ id: '2' })], '1')).toEqual([]);
-    expect(codeOf(() => decideRemove([memberRow({ id: '1' }), memberRow({ id: '2', isActive: false })], '1'))).toBe(
-      'INVALID_STATE',
-    );
+    expect(
+      decideRemove([memberRow({ id: '1', isActive: false }), memberRow({ id: '2' })], '1'),
+    ).toEqual([]);
+    expect(
+      codeOf(() =>
+        decideRemove([memberRow({ id: '1' }), memberRow({ id: '2', isActive: false })], '1'),
+      ),
+    ).toBe('INVALID_STATE');
   });
 
   it('refuses to change a removed member', () => {

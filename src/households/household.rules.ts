@@ -5,7 +5,8 @@ import type { MemberChange, MemberRow, NewMember } from './household.repository'
 // Rules about a household as a whole, kept pure: the repository applies what they decide
 // under a lock on the household.
 
-export const memberNotFound = (): DomainError => new DomainError('MEMBER_NOT_FOUND', 'No such member in your household');
+export const memberNotFound = (): DomainError =>
+  new DomainError('MEMBER_NOT_FOUND', 'No such member in your household');
 
 function activeHead(members: MemberRow[], except?: string): MemberRow | undefined {
   return members.find((m) => m.isActive && m.isHeadOfHousehold && m.id !== except);
@@ -30,9 +31,14 @@ export function decideAdd(members: MemberRow[], input: NewMember): MemberChange[
   return [{ kind: 'insert', member: input }];
 }
 
-export function decideUpdate(members: MemberRow[], memberId: string, fields: Partial<NewMember>): MemberChange[] {
+export function decideUpdate(
+  members: MemberRow[],
+  memberId: string,
+  fields: Partial<NewMember>,
+): MemberChange[] {
   const member = findOwn(members, memberId);
-  if (!member.isActive) throw new DomainError('INVALID_STATE', 'A removed member cannot be changed');
+  if (!member.isActive)
+    throw new DomainError('INVALID_STATE', 'A removed member cannot be changed');
   const head = activeHead(members, memberId);
   if (fields.isHeadOfHousehold === true && head) {
     throw new DomainError('INVALID_STATE', 'The household already has a head of household', {
@@ -47,7 +53,10 @@ export function decideRemove(members: MemberRow[], memberId: string): MemberChan
   const member = findOwn(members, memberId);
   if (!member.isActive) return [];
   if (members.filter((m) => m.isActive).length === 1) {
-    throw new DomainError('INVALID_STATE', 'The last active member of a household cannot be removed');
+    throw new DomainError(
+      'INVALID_STATE',
+      'The last active member of a household cannot be removed',
+    );
   }
   return [{ kind: 'update', id: memberId, fields: { isActive: false, isHeadOfHousehold: false } }];
 }

@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { isPrivateId } from '../common/ids';
-import { CreateHouseholdBody, HouseholdView, MemberInput, MemberView, UpdateMemberBody } from './household.dto';
+import {
+  CreateHouseholdBody,
+  HouseholdView,
+  MemberInput,
+  MemberView,
+  UpdateMemberBody,
+} from './household.dto';
 import { HouseholdRepository, MemberRow, NewMember } from './household.repository';
 import { decideAdd, decideRemove, decideUpdate, memberNotFound } from './household.rules';
 
-export const householdNotFound = (): DomainError => new DomainError('HOUSEHOLD_NOT_FOUND', 'No such household');
+export const householdNotFound = (): DomainError =>
+  new DomainError('HOUSEHOLD_NOT_FOUND', 'No such household');
 
 function toNewMember(input: MemberInput): NewMember {
   return {
@@ -103,7 +110,8 @@ export class HouseholdService {
 
   private async householdOf(sub: string): Promise<string> {
     const id = await this.households.householdIdOfAccount(sub);
-    if (id === undefined) throw new DomainError('HOUSEHOLD_NOT_FOUND', 'This account has no household yet');
+    if (id === undefined)
+      throw new DomainError('HOUSEHOLD_NOT_FOUND', 'This account has no household yet');
     return id;
   }
 

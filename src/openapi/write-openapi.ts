@@ -27,7 +27,11 @@ export async function renderOpenApi(): Promise<string> {
   process.env.JWT_SECRET ??= 'openapi-placeholder-secret-not-used';
   const { AppModule } = await import('../app.module');
   const { buildOpenApiDocument } = await import('./swagger');
-  const app = await NestFactory.create(AppModule, { preview: true, logger: false, abortOnError: false });
+  const app = await NestFactory.create(AppModule, {
+    preview: true,
+    logger: false,
+    abortOnError: false,
+  });
   try {
     return `${JSON.stringify(sortKeys(buildOpenApiDocument(app)), null, 2)}\n`;
   } finally {

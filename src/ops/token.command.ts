@@ -19,14 +19,18 @@ export function parseRoles(value: string): Role[] {
     .filter((r) => r !== '');
   const unknown = roles.filter((r) => !ROLES.includes(r as Role));
   if (roles.length === 0 || unknown.length > 0) {
-    throw new Error(`--roles must be a comma-separated list of ${ROLES.join(', ')}; got "${value}"`);
+    throw new Error(
+      `--roles must be a comma-separated list of ${ROLES.join(', ')}; got "${value}"`,
+    );
   }
   return roles as Role[];
 }
 
 export function parseExpiresIn(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 366 * 86_400) {
-    throw new Error(`--expires-in must be a number of seconds between 1 and ${366 * 86_400}; got "${value}"`);
+    throw new Error(
+      `--expires-in must be a number of seconds between 1 and ${366 * 86_400}; got "${value}"`,
+    );
   }
   return Number(value);
 }
@@ -40,18 +44,27 @@ export class TokenCommand extends CommandRunner {
   }
 
   run(_params: string[], options: TokenOptions): Promise<void> {
-    const token = mintDevToken(this.config, options.sub, options.roles ?? ['participant'], options.expiresIn);
+    const token = mintDevToken(
+      this.config,
+      options.sub,
+      options.roles ?? ['participant'],
+      options.expiresIn,
+    );
     process.stdout.write(`${token}\n`);
     return Promise.resolve();
   }
 
   @Option({ flags: '--sub <id>', description: 'the account id (JWT sub)', required: true })
   parseSub(value: string): string {
-    if (value.length === 0 || value.length > 191) throw new Error('--sub must be 1 to 191 characters');
+    if (value.length === 0 || value.length > 191)
+      throw new Error('--sub must be 1 to 191 characters');
     return value;
   }
 
-  @Option({ flags: '--roles <roles>', description: 'comma-separated: participant, staff, admin (default participant)' })
+  @Option({
+    flags: '--roles <roles>',
+    description: 'comma-separated: participant, staff, admin (default participant)',
+  })
   parseRoles(value: string): Role[] {
     return parseRoles(value);
   }

@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, Matches, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import {
+  IsOptional,
+  Matches,
+  Validate,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
 import { PageQuery } from '../common/paging';
 import { isValidIsoDate } from '../common/time';
 
@@ -15,12 +21,18 @@ export class IsoDateConstraint implements ValidatorConstraintInterface {
 }
 
 export class EventsQuery extends PageQuery {
-  @ApiPropertyOptional({ description: 'First day (YYYY-MM-DD); defaults to today (UTC)', example: '2026-12-01' })
+  @ApiPropertyOptional({
+    description: 'First day (YYYY-MM-DD); defaults to today (UTC)',
+    example: '2026-12-01',
+  })
   @IsOptional()
   @Validate(IsoDateConstraint)
   from?: string;
 
-  @ApiPropertyOptional({ description: 'Last day (YYYY-MM-DD); defaults to from + 60 days', example: '2026-12-31' })
+  @ApiPropertyOptional({
+    description: 'Last day (YYYY-MM-DD); defaults to from + 60 days',
+    example: '2026-12-31',
+  })
   @IsOptional()
   @Validate(IsoDateConstraint)
   to?: string;
@@ -166,7 +178,10 @@ export class EventView {
   @ApiProperty({ example: '43215' })
   zip!: string;
 
-  @ApiProperty({ type: [ListedDateView], description: 'Dates that can be booked now, in date order' })
+  @ApiProperty({
+    type: [ListedDateView],
+    description: 'Dates that can be booked now, in date order',
+  })
   dates!: ListedDateView[];
 }
 

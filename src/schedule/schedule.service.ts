@@ -89,7 +89,11 @@ export class ScheduleService {
         { field: 'to', problems: [`the range may span at most ${MAX_RANGE_DAYS} days`] },
       ]);
     }
-    const dates = await this.schedule.findDatesInRange(isoToDateKey(from), isoToDateKey(to), query.zip);
+    const dates = await this.schedule.findDatesInRange(
+      isoToDateKey(from),
+      isoToDateKey(to),
+      query.zip,
+    );
     const events = new Map<number, EventView>();
     for (const date of dates) {
       if (!isBookable(date, now)) continue;

@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { DomainError } from './common/domain-error';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { setupSwagger } from './openapi/swagger';
+import { RedisIoAdapter } from './realtime/redis-io.adapter';
 import { hostileInputMiddleware, verifyUtf8Body } from './security/hostile-input';
 
 export function validationPipe(): ValidationPipe {
@@ -41,6 +42,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, verify: verifyUtf8Body });
   app.use(hostileInputMiddleware);
   app.useGlobalPipes(validationPipe());
+  app.useWebSocketAdapter(new RedisIoAdapter(app, config));
   app.enableShutdownHooks();
   setupSwagger(app);
 }

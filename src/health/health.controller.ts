@@ -5,6 +5,7 @@ import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB, PUBLIC_DB } from '../database/database.constants';
+import { RedisHealthIndicator } from './redis.health';
 
 @ApiTags('health')
 @SkipThrottle()
@@ -15,6 +16,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     @InjectDataSource(PUBLIC_DB) private readonly publicDb: DataSource,
     @InjectDataSource(PRIVATE_DB) private readonly privateDb: DataSource,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   @Get('live')
@@ -25,11 +27,12 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Both databases answer. No token.' })
+  @ApiOperation({ summary: 'Both databases answer, and Redis when configured. No token.' })
   ready() {
     return this.health.check([
       () => this.db.pingCheck('publicDb', { connection: this.publicDb, timeout: 1500 }),
       () => this.db.pingCheck('privateDb', { connection: this.privateDb, timeout: 1500 }),
+      ...(this.redis.configured ? [() => this.redis.pingCheck('redis')] : []),
     ]);
   }
 }

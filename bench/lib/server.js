@@ -1,0 +1,133 @@
+'use strict';
+
+// The built server as a child process: start, wait until ready, sample RSS, stop.
+
+const { spawn } = require('node:child_process');
+const { createWriteStream, readFileSync } = require('node:fs');
+const net = require('node:net');
+const { join } = require('node:path');
+const { request } = require('undici');
+
+const ROOT = join(__dirname, '..', '..');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMb(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class ServerProcess {
+  constructor(name, port, child, logFile) {
+    this.name = name;
+    this.port = port;
+    this.child = child;
+    this.logFile = logFile;
+    this.origin = `http://127.0.0.1:${port}`;
+    this.exited = false;
+    this.exitCode = null;
+    this.peakRss = 0;
+    this.samples = [];
+    child.on('exit', (code, signal) => {
+      this.exited = true;
+      this.exitCode = code ?? signal;
+    });
+    this.timer = setInterval(() => this.sample(), 100);
+    this.timer.unref();
+  }
+
+  sample() {
+    if (this.exited) return null;
+    const mb = rssMb(this.child.pid);
+    if (mb !== null) {
+      this.peakRss = Math.max(this.peakRss, mb);
+      this.samples.push(mb);
+    }
+    return mb;
+  }
+
+  /** Starts a new measurement window for the peak. */
+  resetPeak() {
+    this.peakRss = this.sample() ?? 0;
+  }
+
+  rss() {
+    return this.sample();
+  }
+
+  async waitReady(timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      if (this.exited) throw new Error(`${this.name} exited with ${this.exitCode} before it was ready; see ${this.logFile}`);
+      try {
+        const res = await request(`${this.origin}/health/ready`, { headersTimeout: 2000, bodyTimeout: 2000 });
+        const body = await res.body.text();
+        if (res.statusCode === 200) return;
+        last = `${res.statusCode} ${body.slice(0, 200)}`;
+      } catch (error) {
+        last = error.message;
+      }
+      await sleep(200);
+    }
+    throw new Error(`${this.name} was not ready after ${timeoutMs} ms (${last}); see ${this.logFile}`);
+  }
+
+  /** For the CPU profile hook (only when started with it). */
+  message(msg) {
+    if (!this.exited && this.child.connected) this.child.send(msg);
+  }
+
+  /** SIGTERM (the server drains and exits), SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000) {
+    clearInterval(this.timer);
+    if (this.exited) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    const timeout = sleep(graceMs).then(() => 'timeout');
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
+      this.child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}
+
+/** Starts `node <dist>/main.js` with `env` on a free port and waits for /health/ready. */
+async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
+  const port = await freePort();
+  const logFile = join(resultsDir, `server-${name}.log`);
+  const log = createWriteStream(logFile);
+  const args = [];
+  const childEnv = { ...process.env, ...env, PORT: String(port) };
+  if (cpuProfileFile) {
+    args.push('-r', join(__dirname, 'cpu-profile-hook.js'));
+    childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
+  }
+  args.push(join(dist, 'main.js'));
+  const stdio = cpuProfileFile ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const server = new ServerProcess(name, port, child, logFile);
+  await server.waitReady();
+  return server;
+}
+
+module.exports = { startServer, freePort, rssMb, sleep };

@@ -1,0 +1,402 @@
+'use strict';
+
+// `npm run bench [-- --only rush,reads] [--cpu-prof]`: the "9:00 rush" benchmark.
+// Builds its own scratch databases, starts the built server as child processes, runs the
+// scenarios, checks correctness in the databases, writes bench/results/latest.{json,md},
+// and drops everything it created, also on error or Ctrl-C. See bench/README.md.
+
+const { execSync } = require('node:child_process');
+const { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const { randomBytes } = require('node:crypto');
+const { SERVER, createDatabases, seedDimTimes, createHouseholds } = require('./lib/setup');
+const { startServer, sleep } = require('./lib/server');
+const { pool } = require('./lib/http');
+const { summarize } = require('./lib/profile');
+const { DbSampler } = require('./lib/db-sampler');
+
+const ROOT = join(__dirname, '..');
+const RESULTS = join(__dirname, 'results');
+const SCENARIOS = ['ceiling', 'households', 'rush', 'spread', 'churn', 'reads', 'push'];
+
+function parseArgs(argv) {
+  const opts = { only: new Set(SCENARIOS), cpuProf: false, keepDatabases: false };
+  const num = (name, fallback) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i === -1) return fallback;
+    const v = Number(argv[i + 1]);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+    return v;
+  };
+  const onlyArg = argv.find((a) => a.startsWith('--only'));
+  if (onlyArg) {
+    const list = onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1];
+    const names = (list ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !SCENARIOS.includes(n));
+    if (names.length === 0 || unknown.length) throw new Error(`--only takes a list of: ${SCENARIOS.join(',')}`);
+    opts.only = new Set(names);
+  }
+  opts.cpuProf = argv.includes('--cpu-prof');
+  opts.keepDatabases = argv.includes('--keep-databases');
+  opts.dbSample = !argv.includes('--no-db-sample');
+  opts.spreadSeconds = num('spread-seconds', 20);
+  opts.readSeconds = num('read-seconds', 10);
+  opts.ceilingSeconds = num('ceiling-seconds', 10);
+  opts.householdPool = num('households', 30_000);
+  opts.maxMinutes = num('max-minutes', 10);
+  return opts;
+}
+
+// Everything to undo, newest first; runs once whatever the way out.
+const cleanups = [];
+let cleaning;
+function onCleanup(fn) {
+  cleanups.unshift(fn);
+}
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const fn of cleanups) {
+      try {
+        await fn();
+      } catch (error) {
+        console.error(`cleanup: ${error.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) if (!c.exited) c.child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping servers and dropping databases`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function machine(mariadbVersion) {
+  let commit = null;
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    totalMemoryMb: Math.round(os.totalmem() / 1024 / 1024),
+    node: process.version,
+    mariadb: mariadbVersion,
+    commit,
+  };
+}
+
+function goals(results) {
+  const { ceiling, rush, spread, churn, reads, push } = results.scenarios;
+  const ratio = (a, b) => (a && b ? Number((a / b).toFixed(3)) : null);
+  const rushRatio = ratio(rush?.throughput, ceiling?.rush?.throughput);
+  const spreadRatio = ratio(spread?.throughput, ceiling?.spread?.throughput);
+  const list = [];
+  const goal = (name, ran, pass, detail) => list.push({ name, result: !ran ? 'not run' : pass ? 'PASS' : 'FAIL', detail: ran ? detail : '' });
+  goal('rush_ratio >= 0.5', rushRatio !== null, rushRatio >= 0.5, `rush_ratio = ${rushRatio}`);
+  goal(
+    'spread p99 < 200 ms and spread throughput >= half the ceiling',
+    !!spread && spreadRatio !== null,
+    spread?.latencyMs.p99 < 200 && spreadRatio >= 0.5,
+    `p99 ${spread?.latencyMs.p99} ms, spread_ratio = ${spreadRatio}`,
+  );
+  goal('churn counters exact, promotions in order', !!churn && !churn.skipped, churn?.checks?.ok === true, churn?.skipped ?? churnDetail(churn));
+  goal(
+    'reads >= 5000 req/s and p99 < 50 ms',
+    !!reads,
+    reads?.throughput >= 5000 && reads?.latencyMs.p99 < 50,
+    `${reads?.throughput} req/s, p99 ${reads?.latencyMs.p99} ms`,
+  );
+  goal(
+    'push p99 < 100 ms',
+    !!push,
+    push?.pushDelayMs?.count > 0 && push.pushDelayMs.p99 < 100 && push.checks.allConverged,
+    push ? `p99 ${push.pushDelayMs.p99} ms over ${push.pushDelayMs.count} pushes, ${push.convergedSubscribers}/${push.subscribers} ended on the final figures` : '',
+  );
+  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB (peak ${rush?.peakRssMb?.toFixed(0)} MB)`);
+  const correctness = Object.entries(results.scenarios)
+    .filter(([name, r]) => name !== 'ceiling' && r && !r.skipped)
+    .map(([name, r]) => {
+      const c = r.checks ?? {};
+      if ((r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0) > 0) c.networkErrors = (r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0);
+      const fiveXx = (r.fiveXx ?? 0) + (r.http?.fiveXx ?? 0);
+      const bad = [];
+      if (fiveXx) bad.push(`${fiveXx} 5xx`);
+      if (c.countersExact === false) bad.push(`${c.mismatchCount} counters differ`);
+      if (c.neverAboveCapacity === false) bad.push('above capacity');
+      if (c.waitlistInOrder === false) bad.push(`waitlist out of order (${c.waitlistInversions} inversions, ${c.missingQueuedAt} without queued_at)`);
+      if (c.confirmedEqualsCapacity === false) bad.push(`confirmed ${c.statuses?.confirmed ?? 0} != capacity ${c.capacity}`);
+      if (c.pending) bad.push(`${c.pending} left pending`);
+      if (c.networkErrors) bad.push(`${c.networkErrors} network errors`);
+      if (r.serverExited) bad.push(`server exited (${r.serverExited})`);
+      return { name, bad };
+    });
+  for (const { name, bad } of correctness) goal(`${name}: correct, zero 5xx`, true, bad.length === 0, bad.join('; ') || 'ok');
+  return { rushRatio, spreadRatio, list };
+}
+
+function churnDetail(churn) {
+  if (!churn) return '';
+  const c = churn.checks;
+  return `confirmed ${c.statuses.confirmed ?? 0}/${c.capacity}, counters ${c.countersExact ? 'exact' : 'differ'}, promoted in order ${c.promotedInOrder}, newcomers all waitlisted ${c.newcomersAllWaitlisted}`;
+}
+
+const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
+const errs = (r) => {
+  const e = Object.entries(r?.errors ?? {});
+  return e.length ? e.map(([s, n]) => `${s === '0' ? 'net' : s}×${n}`).join(' ') : '0';
+};
+
+function markdown(results) {
+  const m = results.machine;
+  const s = results.scenarios;
+  const row = (name, r, extra = '') =>
+    `| ${name} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50, 1)} | ${fmt(r.latencyMs.p95, 1)} | ${fmt(r.latencyMs.p99, 1)} | ${errs(r)} | ${fmt(r.peakRssMb)} | ${extra} |`;
+  const lines = [
+    `# Benchmark: the 9:00 rush`,
+    '',
+    `${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
+    '',
+    '| scenario | ops/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | notes |',
+    '| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |',
+  ];
+  if (s.ceiling) {
+    lines.push(row('ceiling (rush shape)', s.ceiling.rush, `raw mysql2, pools ${s.ceiling.pools.public}+${s.ceiling.pools.private}`));
+    lines.push(row('ceiling (spread shape)', s.ceiling.spread, `${results.options.spreadClients} loops, 200 slots`));
+  }
+  if (s.households) lines.push(row('households (HTTP)', s.households, `${s.households.requests} created`));
+  if (s.rush) lines.push(row('1 rush', s.rush, `${results.options.rushHouseholds} at once, cap ${results.options.rushCapacity}; RSS after ${fmt(s.rush.rssAfterMb)} MB`));
+  if (s.spread) lines.push(row('2 spread', s.spread, `${results.options.spreadClients} clients, ${s.spread.seconds}s`));
+  if (s.churn && !s.churn.skipped) lines.push(row('3 churn', s.churn, `${s.churn.shape.cancelConfirmed + s.churn.shape.cancelWaitlisted} cancels + ${s.churn.shape.newcomers} new`));
+  if (s.reads) lines.push(row('4 reads', s.reads, `${results.options.readClients} clients`));
+  if (s.push) {
+    const p = s.push;
+    lines.push(row('5 push (rush, 2 instances)', { ...p.http, peakRssMb: p.peakRssMb }, `push delay p50/p95/p99 ${fmt(p.pushDelayMs.p50, 1)}/${fmt(p.pushDelayMs.p95, 1)}/${fmt(p.pushDelayMs.p99, 1)} ms, ${p.pushDelayMs.count} pushes to ${p.connected} subscribers`));
+  }
+  lines.push('', `rush_ratio = ${results.goals.rushRatio} · spread_ratio = ${results.goals.spreadRatio}`, '', '| goal | result | detail |', '| --- | --- | --- |');
+  for (const g of results.goals.list) lines.push(`| ${g.name} | ${g.result} | ${g.detail} |`);
+  return lines.join('\n') + '\n';
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const needsServer = [...opts.only].some((n) => n !== 'ceiling');
+  if (needsServer && !existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
+  mkdirSync(RESULTS, { recursive: true });
+  const startedAt = Date.now();
+  const watchdog = setTimeout(() => {
+    console.error(`bench: over ${opts.maxMinutes} minutes, giving up`);
+    void cleanup().finally(() => process.exit(2));
+  }, opts.maxMinutes * 60_000);
+  watchdog.unref();
+
+  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  // Run from a private copy of dist/: a rebuild during the run (deleteOutDir) must not pull
+  // the files from under an instance that is starting. node_modules still resolve from here.
+  const dist = join(RESULTS, `.dist-${runId}`);
+  onCleanup(() => rmSync(dist, { recursive: true, force: true }));
+  cpSync(join(ROOT, 'dist'), dist, { recursive: true });
+  if (!existsSync(join(dist, 'database', 'migrate.js'))) throw new Error('dist/ is incomplete (a build in progress?): run `npm run build`');
+  const jwtSecret = `bench-secret-${randomBytes(16).toString('hex')}`;
+  const log = (msg) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
+  const ctx = {
+    runId,
+    jwtSecret,
+    log,
+    onCleanup,
+    dbServer: SERVER,
+    publicPoolSize: Number(process.env.PUBLIC_DB_POOL_SIZE ?? 10),
+    privatePoolSize: Number(process.env.PRIVATE_DB_POOL_SIZE ?? 10),
+    rushHouseholds: 1000,
+    rushCapacity: 100,
+    spreadClients: 64,
+    spreadSeconds: opts.spreadSeconds,
+    spreadSlotCapacity: 1000,
+    ceilingSeconds: opts.ceilingSeconds,
+    churnCapacity: 150,
+    churnWaitlist: 450,
+    churnCancels: 200,
+    churnNewcomers: 200,
+    readClients: 64,
+    readSeconds: opts.readSeconds,
+    pushSubscribers: 500,
+    httpHouseholds: 200,
+  };
+
+  log('creating scratch databases');
+  const dbs = await createDatabases(dist, (created) => {
+    onCleanup(async () => {
+      if (opts.keepDatabases) return log(`kept databases ${created.publicName}, ${created.privateName}`);
+      await created.drop();
+      log(`dropped ${created.publicName}, ${created.privateName}`);
+    });
+  });
+  onCleanup(() => dbs.closePools());
+  ctx.dbs = dbs;
+  await seedDimTimes(dbs.pub);
+  const [[{ v: mariadbVersion }]] = await dbs.pub.query('SELECT VERSION() AS v');
+  const needs = opts.only.has('spread') || opts.only.has('ceiling') ? opts.householdPool : ctx.rushHouseholds;
+  log(`inserting ${needs} households`);
+  ctx.households = await createHouseholds(dbs.priv, needs, runId, jwtSecret);
+
+  const results = {
+    machine: machine(mariadbVersion),
+    options: {
+      only: [...opts.only],
+      rushHouseholds: ctx.rushHouseholds,
+      rushCapacity: ctx.rushCapacity,
+      spreadClients: ctx.spreadClients,
+      spreadSeconds: ctx.spreadSeconds,
+      readClients: ctx.readClients,
+      readSeconds: ctx.readSeconds,
+      ceilingSeconds: ctx.ceilingSeconds,
+      pushSubscribers: ctx.pushSubscribers,
+      householdPool: ctx.households.length,
+      cpuProf: opts.cpuProf,
+    },
+    scenarios: {},
+  };
+  const baseEnv = {
+    NODE_ENV: 'production',
+    PUBLIC_DB_URL: dbs.publicUrl,
+    PRIVATE_DB_URL: dbs.privateUrl,
+    JWT_SECRET: jwtSecret,
+    LOG_LEVEL: 'warn',
+    RECOVERY_INTERVAL_MS: process.env.BENCH_RECOVERY_INTERVAL_MS ?? '2000',
+    RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
+    RATE_LIMIT_READS_PER_MINUTE: '1000000',
+    PUBLIC_DB_POOL_SIZE: String(ctx.publicPoolSize),
+    PRIVATE_DB_POOL_SIZE: String(ctx.privatePoolSize),
+  };
+  delete baseEnv.REDIS_URL;
+
+  const runScenario = async (name, fn) => {
+    if (!opts.only.has(name)) return;
+    log(`${name}: running`);
+    try {
+      results.scenarios[name] = await fn(ctx);
+      const r = results.scenarios[name];
+      const shown = name === 'ceiling' ? r.rush : name === 'push' ? r.pushDelayMs : r;
+      log(`${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors })}`);
+    } catch (error) {
+      log(`${name}: FAILED ${error.stack}`);
+      results.scenarios[name] = { skipped: `error: ${error.message}` };
+    }
+  };
+
+  const startOne = async (name, env) => {
+    const profileFile = opts.cpuProf ? join(RESULTS, `server-${name}.cpuprofile.tmp`) : undefined;
+    const server = await startServer(name, env, { dist, resultsDir: RESULTS, cpuProfileFile: profileFile });
+    children.add(server);
+    onCleanup(() => server.stop());
+    server.profileFile = profileFile;
+    return server;
+  };
+
+  // The timed part of a scenario: CPU profile of the single instance (with --cpu-prof) and
+  // the statements MariaDB is busy with.
+  ctx.measure = (label) => {
+    const server = ctx.server;
+    const sampler = opts.dbSample ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start() : undefined;
+    const profiling = opts.cpuProf && server?.profileFile;
+    if (profiling) {
+      rmSync(server.profileFile, { force: true });
+      server.message({ benchProfile: 'start' });
+    }
+    return {
+      async stop() {
+        const db = sampler?.stop();
+        if (!profiling) return { db };
+        server.message({ benchProfile: 'stop' });
+        for (let i = 0; i < 100 && !existsSync(server.profileFile); i++) await sleep(100);
+        if (!existsSync(server.profileFile)) return { db };
+        await sleep(200);
+        const file = join(RESULTS, `${label}.cpuprofile`);
+        renameSync(server.profileFile, file);
+        return { db, cpu: { file: `bench/results/${label}.cpuprofile`, ...summarize(file) } };
+      },
+    };
+  };
+
+  await runScenario('ceiling', require('./scenarios/ceiling').run);
+
+  const single = ['households', 'rush', 'spread', 'churn', 'reads'].filter((n) => opts.only.has(n));
+  if (single.length) {
+    log('starting one server instance');
+    ctx.server = await startOne('single', baseEnv);
+    ctx.client = pool(ctx.server.origin, ctx.rushHouseholds + 50);
+    ctx.setupClient = pool(ctx.server.origin, 32);
+    onCleanup(() => Promise.allSettled([ctx.client.destroy(), ctx.setupClient.destroy()]));
+    results.idleRssMb = ctx.server.rss();
+    for (const name of single) {
+      await runScenario(name, require(`./scenarios/${name}`).run);
+      if (ctx.server.exited) {
+        // a crash is a finding: record it, and give the next scenario a fresh instance
+        log(`${name}: the server exited (${ctx.server.exitCode}); see ${ctx.server.logFile}`);
+        if (results.scenarios[name]) results.scenarios[name].serverExited = String(ctx.server.exitCode);
+        children.delete(ctx.server);
+        await Promise.allSettled([ctx.client.destroy(), ctx.setupClient.destroy()]);
+        ctx.server = await startOne(`single-after-${name}`, baseEnv);
+        ctx.client = pool(ctx.server.origin, ctx.rushHouseholds + 50);
+        ctx.setupClient = pool(ctx.server.origin, 32);
+      }
+      await sleep(500);
+    }
+    results.rssAtEndMb = ctx.server.rss();
+    await ctx.server.stop();
+    children.delete(ctx.server);
+    ctx.server = undefined;
+  }
+
+  if (opts.only.has('push')) {
+    log('starting two server instances sharing Redis');
+    const env = { ...baseEnv, REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+    ctx.servers = await Promise.all([startOne('a', env), startOne('b', env)]);
+    ctx.clients = ctx.servers.map((s) => pool(s.origin, ctx.rushHouseholds));
+    onCleanup(() => Promise.allSettled(ctx.clients.map((c) => c.destroy())));
+    await runScenario('push', require('./scenarios/push').run);
+    const died = ctx.servers.filter((srv) => srv.exited);
+    if (died.length && results.scenarios.push) results.scenarios.push.serverExited = died.map((srv) => `${srv.name}: ${srv.exitCode}`).join(', ');
+  }
+
+  results.goals = goals(results);
+  results.durationSeconds = Math.round((Date.now() - startedAt) / 1000);
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  const md = markdown(results);
+  writeFileSync(join(RESULTS, 'latest.md'), md);
+  console.log('\n' + md);
+  console.log(`rush_ratio=${results.goals.rushRatio}`);
+  console.log(`spread_ratio=${results.goals.spreadRatio}`);
+  for (const g of results.goals.list) console.log(`goal ${g.result.padEnd(7)} ${g.name}: ${g.detail}`);
+  const profiled = Object.entries(results.scenarios).flatMap(([name, r]) =>
+    name === 'ceiling' ? [['ceiling rush', r.rush], ['ceiling spread', r.spread]] : [[name, r]],
+  );
+  for (const [name, r] of profiled) {
+    if (r?.profile?.cpu) {
+      console.log(`\nCPU profile of the server during ${name} (${r.profile.cpu.file}), self time by package:`);
+      for (const p of r.profile.cpu.byPackage.slice(0, 10)) console.log(`  ${String(p.pct).padStart(5)}%  ${p.name}`);
+    }
+    if (r?.profile?.db?.top.length) {
+      console.log(`\nMariaDB during ${name}: statements in flight (average count | db | state | statement):`);
+      for (const t of r.profile.db.top.slice(0, 6)) console.log(`  ${t.avgActive.toFixed(2).padStart(6)}  ${t.statement}`);
+    }
+  }
+  log(`done in ${results.durationSeconds}s; results in bench/results/latest.{json,md}`);
+}
+
+main()
+  .catch((error) => {
+    console.error(error.stack ?? error);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup().then(() => process.exit()));
+

@@ -1,0 +1,194 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/app-config';
+
+const SECRET = 'a-secret-of-at-least-16-chars';
+const PEM =
+  '-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----';
+
+function problemWith(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration (loadConfig)', () => {
+  it('has working defaults with only JWT_SECRET set', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config).toMatchObject({
+      port: 3000,
+      publicDb: {
+        host: '127.0.0.1',
+        port: 3306,
+        user: 'root',
+        password: '',
+        database: 'freshtrak_public',
+      },
+      privateDb: { database: 'freshtrak_private' },
+      jwt: { algorithm: 'HS256', key: SECRET, issuer: undefined, audience: undefined },
+      redisUrl: undefined,
+      failpoints: [],
+    });
+  });
+
+  it('reads a database URL with credentials and port', () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      PUBLIC_DB_URL: 'mysql://reader:p%40ss@db.internal:3307/schedule',
+    });
+    expect(config.publicDb).toEqual({
+      host: 'db.internal',
+      port: 3307,
+      user: 'reader',
+      password: 'p@ss',
+      database: 'schedule',
+    });
+  });
+
+  it('uses RS256 with JWT_PUBLIC_KEY, which then makes JWT_SECRET optional', () => {
+    const config = loadConfig({
+      JWT_PUBLIC_KEY: PEM,
+      JWT_ISSUER: 'https://id',
+      JWT_AUDIENCE: 'ft',
+    });
+    expect(config.jwt).toMatchObject({ algorithm: 'RS256', issuer: 'https://id', audience: 'ft' });
+    expect(config.jwt.key).toContain('\n');
+  });
+
+  const cases: [string, Record<string, string>, string][] = [
+    ['JWT_SECRET missing', {}, 'JWT_SECRET'],
+    ['JWT_SECRET blank', { JWT_SECRET: '   ' }, 'JWT_SECRET'],
+    ['JWT_SECRET too short', { JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    ['JWT_PUBLIC_KEY not a PEM key', { JWT_PUBLIC_KEY: 'ssh-rsa AAAA' }, 'JWT_PUBLIC_KEY'],
+    ['PORT not a number', { PORT: 'eighty' }, 'PORT'],
+    ['PORT negative', { PORT: '-1' }, 'PORT'],
+    ['PORT out of range', { PORT: '70000' }, 'PORT'],
+    ['PORT with a unit', { PORT: '3000ms' }, 'PORT'],
+    ['PUBLIC_DB_URL not a URL', { PUBLIC_DB_URL: 'localhost:3306/db' }, 'PUBLIC_DB_URL'],
+    [
+      'PUBLIC_DB_URL wrong scheme',
+      { PUBLIC_DB_URL: 'postgres://root@127.0.0.1/db' },
+      'PUBLIC_DB_URL',
+    ],
+    [
+      'PUBLIC_DB_URL without a database',
+      { PUBLIC_DB_URL: 'mysql://root@127.0.0.1:3306/' },
+      'PUBLIC_DB_URL',
+    ],
+    [
+      'PRIVATE_DB_URL with a bad database name',
+      { PRIVATE_DB_URL: 'mysql://root@127.0.0.1/a-b;drop' },
+      'PRIVATE_DB_URL',
+    ],
+    ['PRIVATE_DB_URL not a URL', { PRIVATE_DB_URL: 'nope' }, 'PRIVATE_DB_URL'],
+    ['REDIS_URL not a URL', { REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [
+      'NOTIFY_WEBHOOK_URL not a URL',
+      { NOTIFY_WEBHOOK_URL: 'example.org/hook' },
+      'NOTIFY_WEBHOOK_URL',
+    ],
+    [
+      'FAILPOINTS in production',
+      { NODE_ENV: 'production', FAILPOINTS: 'after-take:crash' },
+      'FAILPOINTS',
+    ],
+    ['PUBLIC_DB_POOL_SIZE zero', { PUBLIC_DB_POOL_SIZE: '0' }, 'PUBLIC_DB_POOL_SIZE'],
+    ['PRIVATE_DB_POOL_SIZE too large', { PRIVATE_DB_POOL_SIZE: '100000' }, 'PRIVATE_DB_POOL_SIZE'],
+    ['SAGA_GRACE_SECONDS a fraction', { SAGA_GRACE_SECONDS: '1.5' }, 'SAGA_GRACE_SECONDS'],
+    [
+      'RECOVERY_INTERVAL_MS not a number',
+      { RECOVERY_INTERVAL_MS: 'often' },
+      'RECOVERY_INTERVAL_MS',
+    ],
+    [
+      'DRIFT_CHECK_INTERVAL_SECONDS negative',
+      { DRIFT_CHECK_INTERVAL_SECONDS: '-5' },
+      'DRIFT_CHECK_INTERVAL_SECONDS',
+    ],
+    [
+      'NOTIFY_RETRY_FOR_SECONDS zero',
+      { NOTIFY_RETRY_FOR_SECONDS: '0' },
+      'NOTIFY_RETRY_FOR_SECONDS',
+    ],
+    ['NOTIFY_POLL_MS not a number', { NOTIFY_POLL_MS: 'fast' }, 'NOTIFY_POLL_MS'],
+    ['NOTIFY_BACKOFF_MS zero', { NOTIFY_BACKOFF_MS: '0' }, 'NOTIFY_BACKOFF_MS'],
+    [
+      'RATE_LIMIT_WRITES_PER_MINUTE zero',
+      { RATE_LIMIT_WRITES_PER_MINUTE: '0' },
+      'RATE_LIMIT_WRITES_PER_MINUTE',
+    ],
+    [
+      'RATE_LIMIT_READS_PER_MINUTE text',
+      { RATE_LIMIT_READS_PER_MINUTE: 'lots' },
+      'RATE_LIMIT_READS_PER_MINUTE',
+    ],
+    ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '5000' }, 'SCHEDULE_CACHE_MS'],
+  ];
+
+  it.each(cases)('refuses %s, naming the variable', (_label, env, variable) => {
+    const withSecret =
+      'JWT_SECRET' in env || variable.startsWith('JWT_') ? env : { JWT_SECRET: SECRET, ...env };
+    const error = problemWith(withSecret);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+  });
+
+  it('allows FAILPOINTS outside production', () => {
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'test', FAILPOINTS: 'a,b:crash' }).failpoints,
+    ).toEqual(['a', 'b:crash']);
+  });
+});
+
+describe('the built server at boot', () => {
+  const root = join(__dirname, '..', '..');
+  const main = join(root, 'dist', 'main.js');
+
+  beforeAll(() => {
+    // `npm test` builds first (pretest); a lone run of this file builds when dist is missing
+    if (!existsSync(main))
+      execFileSync('npx', ['nest', 'build'], { cwd: root, stdio: 'ignore', timeout: 240_000 });
+  }, 300_000);
+
+  function boot(
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; stderr: string; ms: number }> {
+    return new Promise((resolve) => {
+      const started = Date.now();
+      // run from a scratch directory so a developer's .env cannot supply the missing variable
+      const child = spawn(process.execPath, [main], {
+        cwd: tmpdir(),
+        env: { PATH: process.env.PATH ?? '', NODE_PATH: join(root, 'node_modules'), ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr, ms: Date.now() - started });
+      });
+    });
+  }
+
+  it('exits non-zero within seconds, naming JWT_SECRET, when it is unset', async () => {
+    const result = await boot({ PORT: '0' });
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.ms).toBeLessThan(10_000);
+    expect(result.stderr).toContain('JWT_SECRET');
+  });
+
+  it('exits non-zero naming PORT when it is malformed', async () => {
+    const result = await boot({ JWT_SECRET: SECRET, PORT: 'eighty' });
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.stderr).toContain('PORT');
+  });
+});

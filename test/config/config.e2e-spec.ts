@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
@@ -143,6 +143,23 @@ describe('configuration (loadConfig)', () => {
     expect(
       loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'test', FAILPOINTS: 'a,b:crash' }).failpoints,
     ).toEqual(['a', 'b:crash']);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable loadConfig reads, each with a comment', () => {
+    const root = join(__dirname, '..', '..');
+    const source = readFileSync(join(root, 'src', 'config', 'app-config.ts'), 'utf8');
+    const read = new Set([...source.matchAll(/\(env, '([A-Z0-9_]+)'/g)].map((m) => m[1]));
+    const lines = readFileSync(join(root, '.env.example'), 'utf8').split('\n');
+    expect(read.size).toBeGreaterThan(10);
+    for (const variable of read) {
+      const at = lines.findIndex((l) => l.startsWith(`${variable}=`));
+      expect({ variable, documented: at > 0 && lines[at - 1].startsWith('#') }).toEqual({
+        variable,
+        documented: true,
+      });
+    }
   });
 });
 

@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+
+# Build: full dependencies, compile, then drop the dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npx nest build && npm prune --omit=dev
+
+# Run: only what the server, the migrations and the ops CLI need.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./package.json
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+USER node
+EXPOSE 3000
+# node handles SIGTERM itself (Nest shutdown hooks drain in-flight requests and exit 0)
+CMD ["node", "dist/main.js"]

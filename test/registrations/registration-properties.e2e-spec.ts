@@ -1,0 +1,428 @@
+import fc from 'fast-check';
+import request from 'supertest';
+import { RegistrationService } from '../../src/registrations/registration.service';
+import { bearer, createTestApp, TestContext } from '../support/app';
+import { createHousehold, TestHousehold } from '../support/households';
+import { createDate, createEvent, createSlotDate } from '../support/schedule-fixture';
+import {
+  capacityRespected,
+  counterKey,
+  counterMap,
+  countersOfTarget,
+  DateState,
+  drift,
+  firstFit,
+  holds,
+  Level,
+  membersBelong,
+  noMissedPromotion,
+  oneActivePerHousehold,
+  openSagas,
+  positionsInOrder,
+  readState,
+  RegRow,
+  roomOf,
+  Target,
+  targetKey,
+} from './registration-state';
+
+// Random sequences of what participants, the schedule's owner and staff do to one event date,
+// driven through the real HTTP app against real MariaDB. After every step both databases are
+// read back and held to the invariants (a)-(g), each checked by name. Reproduce a failure with
+// FC_SEED=<seed> (and FC_PATH=<path>) from the report.
+
+const RUNS = Number(process.env.FC_RUNS ?? 20);
+const HOUSEHOLDS = 6;
+
+type Action =
+  | { kind: 'register'; h: number; slot: number; members: number; joinWaitlist: boolean; keyed: boolean }
+  | { kind: 'cancel'; h: number; keyed: boolean }
+  | { kind: 'move'; h: number; slot: number; keyed: boolean }
+  | { kind: 'party'; h: number; members: number; keyed: boolean }
+  | { kind: 'capacity'; level: Level; index: number; delta: number }
+  | { kind: 'promote' }
+  | { kind: 'replay'; pick: number };
+
+const household = fc.integer({ min: 0, max: HOUSEHOLDS - 1 });
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('register' as const),
+      h: household,
+      slot: fc.nat(2),
+      members: fc.nat(7),
+      joinWaitlist: fc.boolean(),
+      keyed: fc.boolean(),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), h: household, keyed: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('move' as const), h: household, slot: fc.nat(2), keyed: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('party' as const), h: household, members: fc.integer({ min: 1, max: 7 }), keyed: fc.boolean() }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('capacity' as const),
+      level: fc.constantFrom<Level>('slot', 'hour', 'date'),
+      index: fc.nat(2),
+      delta: fc.integer({ min: -2, max: 2 }).filter((d) => d !== 0),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'promote' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('replay' as const), pick: fc.nat() }) },
+);
+
+const setupArb = fc.record({
+  level: fc.constantFrom<'slot' | 'date'>('slot', 'slot', 'date'),
+  unit: fc.constantFrom<'household' | 'person'>('household', 'person'),
+  slots: fc.integer({ min: 2, max: 3 }),
+  slotCapacity: fc.integer({ min: 1, max: 3 }),
+  // hour and date capacities around the sum of the slots, so either may be the binding one
+  hourSlack: fc.integer({ min: -2, max: 1 }),
+  dateSlack: fc.integer({ min: -2, max: 1 }),
+  sizes: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: HOUSEHOLDS, maxLength: HOUSEHOLDS }),
+});
+type Setup = typeof setupArb extends fc.Arbitrary<infer T> ? T : never;
+
+interface Keyed {
+  method: 'post' | 'patch' | 'delete';
+  path: string;
+  sub: string;
+  key: string;
+  body?: object;
+  status: number;
+  response: unknown;
+}
+
+describe('registration invariants under random sequences (property-based)', () => {
+  let ctx: TestContext;
+  let keys = 0;
+  const stats = new Map<string, number>();
+
+  beforeAll(async () => {
+    ctx = await createTestApp();
+    await ctx.app.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    if (process.env.FC_STATS) console.log([...stats.entries()].sort().map(([k, n]) => `${k}: ${n}`).join('\n'));
+    await ctx.close();
+  });
+
+  /** One run: a fresh date and households, then the actions, each followed by every check. */
+  async function run(setup: Setup, actions: Action[]): Promise<void> {
+    const { publicSql, privateSql } = ctx.dbs;
+    const unitFactor = setup.unit === 'person' ? 2 : 1;
+    const slotCapacity = setup.slotCapacity * unitFactor;
+    const sum = setup.slots * slotCapacity;
+    let dateId: number;
+    let hourId: number | null = null;
+    let slotIds: number[] = [];
+    if (setup.level === 'slot') {
+      const s = await createSlotDate(publicSql, {
+        slots: setup.slots,
+        slotCapacity,
+        hourCapacity: Math.max(1, sum + setup.hourSlack * unitFactor),
+        dateCapacity: Math.max(1, sum + setup.dateSlack * unitFactor),
+      });
+      ({ dateId, hourId, slotIds } = s);
+    } else {
+      dateId = await createDate(publicSql, await createEvent(publicSql), { capacity: Math.max(1, sum + setup.dateSlack * unitFactor) });
+    }
+    if (setup.unit === 'person') {
+      await privateSql.query("INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')", [dateId]);
+    }
+    const households: TestHousehold[] = [];
+    for (const size of setup.sizes) households.push(await createHousehold(privateSql, undefined, size));
+    const keyed: Keyed[] = [];
+    let lastStatus: string; // FC_STATS=1 prints how often each action ended which way
+    // a raised capacity is not an operation of ours: until staff promote (or a release runs the
+    // date's promotions), a waitlisted registration may fit
+    let capacityRaised = false;
+
+    const targetOf = (slot: number): Target =>
+      setup.level === 'slot'
+        ? { eventDateId: dateId, eventHourId: hourId, eventSlotId: slotIds[slot % slotIds.length] }
+        : { eventDateId: dateId, eventHourId: null, eventSlotId: null };
+    const partyOf = (h: TestHousehold, mask: number): string[] => {
+      const chosen = h.memberIds.filter((_, i) => (mask >> i) & 1);
+      return chosen.length > 0 ? chosen : [h.memberIds[mask % h.memberIds.length]];
+    };
+    const spotsFor = (party: string[]) => (setup.unit === 'person' ? party.length : 1);
+    const latest = (state: DateState, h: TestHousehold): RegRow | undefined =>
+      state.regs.filter((r) => r.householdId === h.id && r.status !== 'failed').at(-1);
+    const activeOf = (state: DateState, h: TestHousehold): RegRow | undefined =>
+      state.regs.find((r) => r.householdId === h.id && (r.status === 'confirmed' || r.status === 'waitlisted'));
+
+    async function send(
+      method: 'post' | 'patch' | 'delete',
+      path: string,
+      sub: string,
+      body: object | undefined,
+      withKey: boolean,
+    ): Promise<request.Response> {
+      const req = request(ctx.http)[method](path).set('Authorization', bearer(sub));
+      const key = withKey ? `prop-${++keys}` : undefined;
+      if (key) req.set('Idempotency-Key', key);
+      const res = await (body ? req.send(body) : req);
+      lastStatus = `${res.status} ${res.body.status ?? res.body.code}`;
+      if (key) keyed.push({ method, path, sub, key, body, status: res.status, response: res.body });
+      return res;
+    }
+
+    /** (d) the positions each waitlisted registration's household sees through the API. */
+    async function apiPositions(state: DateState): Promise<Map<string, number | null>> {
+      const waiting = state.regs.filter((r) => r.status === 'waitlisted');
+      const answers = await Promise.all(
+        waiting.map((r) =>
+          request(ctx.http)
+            .get(`/api/v1/registrations/${r.id}`)
+            .set('Authorization', bearer(households.find((h) => h.id === r.householdId)!.sub))
+            .expect(200),
+        ),
+      );
+      return new Map(answers.map((res) => [res.body.id as string, res.body.waitlistPosition as number | null]));
+    }
+
+    const check = (name: string, problems: string[]) => {
+      if (problems.length > 0) throw new Error(`property ${name} broken: ${problems.join('; ')}`);
+    };
+
+    let before = await readState(ctx.dbs, dateId);
+    for (const [step, action] of actions.entries()) {
+      const where = `step ${step} ${JSON.stringify(action)}`;
+      const expectations: string[] = [];
+      const expectThat = (ok: boolean, what: string) => {
+        if (!ok) expectations.push(what);
+      };
+      let promotionsRan = false;
+      lastStatus = '';
+
+      switch (action.kind) {
+        case 'register': {
+          const h = households[action.h];
+          const target = targetOf(action.slot);
+          const party = action.members === 0 ? h.memberIds : partyOf(h, action.members);
+          const body = {
+            eventDateId: dateId,
+            ...(target.eventSlotId === null ? {} : { eventSlotId: target.eventSlotId }),
+            ...(action.members === 0 ? {} : { memberIds: party }),
+            joinWaitlist: action.joinWaitlist,
+          };
+          const res = await send('post', '/api/v1/registrations', h.sub, body, action.keyed);
+          const spots = spotsFor(party);
+          const room = roomOf(before, target);
+          const queue = before.regs.filter((r) => r.status === 'waitlisted' && targetKey(r) === targetKey(target)).length;
+          if (activeOf(before, h)) {
+            expectThat(res.status === 409 && res.body.code === 'ALREADY_REGISTERED', `(c) second registration: ${res.status} ${res.body.code}`);
+          } else if (room >= spots) {
+            expectThat(res.status === 201 && res.body.status === 'confirmed', `room ${room} for ${spots}: ${res.status} ${res.body.status ?? res.body.code}`);
+          } else if (action.joinWaitlist) {
+            expectThat(
+              res.status === 201 && res.body.status === 'waitlisted' && res.body.waitlistPosition === queue + 1,
+              `(d) no room: expected waitlisted at ${queue + 1}, got ${res.status} ${res.body.status} ${res.body.waitlistPosition}`,
+            );
+          } else {
+            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `declined waitlist: ${res.status} ${res.body.code}`);
+          }
+          if (res.status === 201) {
+            expectThat(
+              JSON.stringify(res.body.memberIds) === JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))) &&
+                res.body.spots === spots &&
+                res.body.partySize === party.length &&
+                res.body.householdId === h.id &&
+                res.body.eventSlotId === target.eventSlotId,
+              `(f) registration body ${JSON.stringify(res.body)} for party ${party.join(',')}`,
+            );
+          }
+          break;
+        }
+        case 'cancel': {
+          const h = households[action.h];
+          const r = latest(before, h);
+          if (!r) continue;
+          const res = await send('delete', `/api/v1/registrations/${r.id}`, h.sub, undefined, action.keyed);
+          expectThat(res.status === 200 && res.body.status === 'cancelled', `cancel: ${res.status} ${res.body.code}`);
+          if (r.status !== 'cancelled') promotionsRan = true;
+          const after = await readState(ctx.dbs, dateId);
+          if (r.status === 'cancelled') {
+            const again = after.regs.find((x) => x.id === r.id)!;
+            expectThat(again.version === r.version, '(e) cancelling a cancelled registration changed it');
+          }
+          // (e) a cancel frees exactly its spots: every counter moved by minus the cancelled
+          // spots (under its target, when it held them) plus what was promoted under it
+          const was = new Map(before.regs.map((x) => [x.id, x]));
+          const promoted = after.regs.filter((x) => was.get(x.id)?.status === 'waitlisted' && x.status === 'confirmed');
+          const prev = counterMap(before);
+          for (const c of after.counters) {
+            const key = counterKey(c.level, c.id);
+            const freed = holds(r) && countersOfTarget(r).includes(key) ? r.spots : 0;
+            const taken = promoted.filter((p) => countersOfTarget(p).includes(key)).reduce((a, p) => a + p.spots, 0);
+            expectThat(
+              c.reserved - prev.get(key)!.reserved === taken - freed,
+              `(e) ${key} moved ${c.reserved - prev.get(key)!.reserved}, expected -${freed} +${taken}`,
+            );
+          }
+          break;
+        }
+        case 'move': {
+          const h = households[action.h];
+          const r = activeOf(before, h);
+          if (!r) continue;
+          const to = targetOf(action.slot);
+          const res = await send(
+            'patch',
+            `/api/v1/registrations/${r.id}`,
+            h.sub,
+            { eventSlotId: to.eventSlotId ?? slotIds[0] ?? 1 },
+            action.keyed,
+          );
+          if (setup.level === 'date') {
+            expectThat(res.status === 422 && res.body.code === 'SLOT_NOT_ALLOWED', `move on a date booking: ${res.status} ${res.body.code}`);
+            break;
+          }
+          if (to.eventSlotId === r.eventSlotId) {
+            expectThat(res.status === 200, `move to its own slot: ${res.status} ${res.body.code}`);
+            promotionsRan = res.status === 200;
+            break;
+          }
+          const counters = counterMap(before);
+          const room = (key: string) => counters.get(key)!.capacity - counters.get(key)!.reserved;
+          const oldKeys = holds(r) ? countersOfTarget(r) : [];
+          const fresh = countersOfTarget(to).filter((k) => !oldKeys.includes(k));
+          // The contract would have a move succeed whenever the counters it newly occupies have
+          // room (a move within one hour changes neither the hour's nor the date's count). The
+          // saga takes the whole new target before releasing the old one, so it also needs room
+          // on the shared counters: a known gap, pinned by the it.failing case below. Here a move
+          // must succeed when every counter of the new target has room, must be refused when a
+          // newly occupied one has none, and may go either way in between.
+          const mustMove = countersOfTarget(to).every((k) => room(k) >= r.spots);
+          const mustRefuse = fresh.some((k) => room(k) < r.spots);
+          if (mustMove) {
+            expectThat(
+              res.status === 200 && res.body.status === 'confirmed' && res.body.eventSlotId === to.eventSlotId,
+              `move of ${r.status} ${r.id} (${r.spots}) to ${to.eventSlotId} with room: ${res.status} ${res.body.code}`,
+            );
+          }
+          if (mustRefuse) {
+            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `move without room: ${res.status} ${res.body.code}`);
+          }
+          if (res.status === 409) {
+            const unchanged = (await readState(ctx.dbs, dateId)).regs.find((x) => x.id === r.id)!;
+            expectThat(
+              unchanged.status === r.status && unchanged.eventSlotId === r.eventSlotId && unchanged.spots === r.spots,
+              'refused move changed the registration',
+            );
+          }
+          promotionsRan = res.status === 200;
+          break;
+        }
+        case 'party': {
+          const h = households[action.h];
+          const r = activeOf(before, h);
+          if (!r) continue;
+          const party = partyOf(h, action.members);
+          const res = await send('patch', `/api/v1/registrations/${r.id}`, h.sub, { memberIds: party }, action.keyed);
+          const extra = spotsFor(party) - r.spots;
+          const fits = !holds(r) || extra <= 0 || roomOf(before, r) >= extra;
+          if (fits) {
+            expectThat(
+              res.status === 200 && JSON.stringify(res.body.memberIds) === JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))),
+              `party change that fits: ${res.status} ${res.body.code}`,
+            );
+            expectThat(res.status !== 200 || res.body.spots === spotsFor(party), `(f) spots ${res.body.spots} for ${party.length}`);
+          } else {
+            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `party change without room: ${res.status} ${res.body.code}`);
+          }
+          promotionsRan = res.status === 200;
+          break;
+        }
+        case 'capacity': {
+          const level = setup.level === 'date' ? 'date' : action.level;
+          const id = level === 'slot' ? slotIds[action.index % slotIds.length] : level === 'hour' ? hourId! : dateId;
+          const c = counterMap(before).get(counterKey(level, id))!;
+          const capacity = Math.max(0, c.capacity + action.delta);
+          const table = { slot: 'event_slots', hour: 'event_hours', date: 'event_dates' }[level];
+          await publicSql.query(`UPDATE ${table} SET capacity = ? WHERE ${table.slice(0, -1)}_id = ?`, [capacity, id]);
+          if (capacity > c.capacity) capacityRaised = true;
+          break;
+        }
+        case 'promote': {
+          const promoted = await ctx.app.get(RegistrationService).promoteDate(dateId, 'test');
+          const after = await readState(ctx.dbs, dateId);
+          const was = new Map(before.regs.map((x) => [x.id, x.status]));
+          const confirmed = after.regs.filter((x) => was.get(x.id) === 'waitlisted' && x.status === 'confirmed').map((x) => x.id);
+          expectThat(
+            JSON.stringify([...promoted].sort()) === JSON.stringify(confirmed.sort()),
+            `promote returned ${promoted.join(',')} but confirmed ${confirmed.join(',')}`,
+          );
+          promotionsRan = true;
+          break;
+        }
+        case 'replay': {
+          if (keyed.length === 0) continue;
+          const k = keyed[action.pick % keyed.length];
+          const req = request(ctx.http)[k.method](k.path).set('Authorization', bearer(k.sub)).set('Idempotency-Key', k.key);
+          const res = await (k.body ? req.send(k.body) : req);
+          const after = await readState(ctx.dbs, dateId);
+          // (g) the same answer, marked as a replay, and nothing changed in either database
+          expectThat(
+            res.status === k.status && JSON.stringify(res.body) === JSON.stringify(k.response),
+            `(g) replay of ${k.method} ${k.path} answered ${res.status} ${JSON.stringify(res.body)}, first ${k.status} ${JSON.stringify(k.response)}`,
+          );
+          expectThat(res.headers['idempotent-replayed'] === 'true', '(g) replay not marked Idempotent-Replayed');
+          expectThat(JSON.stringify(after) === JSON.stringify(before), '(g) replay changed the databases');
+          break;
+        }
+      }
+
+      const after = await readState(ctx.dbs, dateId);
+      if (process.env.FC_STATS) stats.set(`${action.kind} ${lastStatus}`, (stats.get(`${action.kind} ${lastStatus}`) ?? 0) + 1);
+      if (promotionsRan) capacityRaised = false;
+      check(`${where}: expected answers`, expectations);
+      check(`(a) ${where}: never more confirmed than capacity`, capacityRespected(before, after));
+      check(`(b) ${where}: counters equal confirmed spots`, await drift(ctx.dbs, dateId));
+      check(`(c) ${where}: one active registration per household`, oneActivePerHousehold(after));
+      check(`(d) ${where}: waitlist positions 1..n oldest first`, positionsInOrder(after, await apiPositions(after)));
+      if (!capacityRaised) check(`(e) ${where}: no missed promotion`, noMissedPromotion(after));
+      check(`(e) ${where}: oldest first-fit`, firstFit(before, after));
+      check(`(f) ${where}: members belong to the household`, await membersBelong(privateSql, dateId));
+      const leftovers = [
+        ...after.regs.filter((r) => r.status === 'pending' || r.pendingSagaId !== null).map((r) => `registration ${r.id} ${r.status} held by ${r.pendingSagaId}`),
+        ...(await openSagas(privateSql, dateId)).map((s) => `saga ${s.id} ${s.kind} ${s.state}`),
+      ];
+      check(`${where}: nothing left half-done`, leftovers);
+      before = after;
+    }
+  }
+
+  it('keeps (a) capacity, (b) counters = confirmed spots, (c) one active per household, (d) gapless oldest-first positions, (e) exact frees and first-fit promotion, (f) own members, (g) idempotent replays', async () => {
+    const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+    await fc.assert(
+      fc.asyncProperty(setupArb, fc.array(actionArb, { minLength: 8, maxLength: 25, size: 'max' }), run),
+      { numRuns: RUNS, seed, path: process.env.FC_PATH, endOnFailure: process.env.FC_SHRINK === undefined },
+    );
+  }, 170_000);
+
+  // Found by the property above (seed -624201899): a move inside one hour needs no room on the
+  // hour or the date, yet the saga takes slot, hour and date of the new slot before releasing the
+  // old ones, so a full hour (or date) refuses it with CAPACITY_FULL. Fixing it needs a move leg
+  // that only touches the counters that differ; this case passes once that lands (then drop
+  // `.failing` and tighten the move model above).
+  it.failing('moves a confirmed registration into a free slot of a full hour', async () => {
+    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1, hourCapacity: 1, dateCapacity: 1 });
+    const h = await createHousehold(ctx.dbs.privateSql);
+    const r = await request(ctx.http)
+      .post('/api/v1/registrations')
+      .set('Authorization', bearer(h.sub))
+      .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
+    const moved = await request(ctx.http)
+      .patch(`/api/v1/registrations/${r.body.id}`)
+      .set('Authorization', bearer(h.sub))
+      .send({ eventSlotId: s.slotIds[1] });
+    expect([r.status, r.body.status]).toEqual([201, 'confirmed']);
+    expect([moved.status, moved.body.status, moved.body.eventSlotId]).toEqual([200, 'confirmed', s.slotIds[1]]);
+  });
+});

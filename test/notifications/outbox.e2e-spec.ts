@@ -2,9 +2,11 @@ import { createHmac } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { createTestApp, TestContext } from '../support/app';
+import request from 'supertest';
+import { bearer, createTestApp, TestContext } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
-import { seedDimTimes } from '../support/schedule-fixture';
+import { createHousehold } from '../support/households';
+import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
 
 const SECRET = 'webhook-secret-for-tests';
 
@@ -194,6 +196,35 @@ describe('notification outbox dispatcher', () => {
     const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT sent_at, last_error FROM notification_outbox WHERE id = ?', [doomed]);
     expect(rows[0].sent_at).not.toBeNull();
     expect(rows[0].last_error).toMatch(/gave up: webhook answered 500/);
+  });
+
+  it('delivers what registrations over HTTP write: a promotion after the cancel that made room, in order', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const first = await createHousehold(dbs.privateSql);
+    const second = await createHousehold(dbs.privateSql);
+    let calls = 0;
+    receiver.decide = () => (++calls % 2 === 1 ? 502 : 200);
+    const ctx = await start();
+    const post = (sub: string) =>
+      request(ctx.http)
+        .post('/api/v1/registrations')
+        .set('Authorization', bearer(sub))
+        .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
+        .expect(201);
+    const confirmed = (await post(first.sub)).body;
+    const waitlisted = (await post(second.sub)).body;
+    await request(ctx.http).delete(`/api/v1/registrations/${confirmed.id}`).set('Authorization', bearer(first.sub)).expect(200);
+    const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
+      'SELECT id, household_id, registration_id, kind, payload FROM notification_outbox ORDER BY id',
+    );
+    const kinds = (household: string) => rows.filter((r) => String(r.household_id) === household).map((r) => r.kind);
+    expect(kinds(first.id)).toEqual(['confirmed', 'cancelled']);
+    expect(kinds(second.id)).toEqual(['waitlisted', 'promoted']);
+    const written = rows.map((r) => ({ id: String(r.id), householdId: String(r.household_id), payload: String(r.payload) }));
+    await until(() => receiver.accepted().length >= written.length);
+    checkDelivery(receiver, written);
+    const promoted = JSON.parse(receiver.accepted().find((r) => r.id === written[written.length - 1].id)!.body);
+    expect(promoted).toMatchObject({ registrationId: waitlisted.id, householdId: second.id, status: 'confirmed' });
   });
 
   it('without a webhook, marks messages sent after logging ids and kind only', async () => {

@@ -1,7 +1,9 @@
 import request from 'supertest';
 import { DomainEvents } from '../../src/common/domain-events';
 import { MetricsService } from '../../src/metrics/metrics.service';
-import { createTestApp, TestContext } from '../support/app';
+import { bearer, createTestApp, TestContext } from '../support/app';
+import { createHousehold } from '../support/households';
+import { createSlotDate } from '../support/schedule-fixture';
 
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   const wanted = Object.entries(labels);
@@ -69,6 +71,25 @@ describe('GET /metrics', () => {
     expect(sample(text, 'saga_recovered_total', { outcome: 'rolled_back' })).toBe(1);
     expect(sample(text, 'counter_drift_found_total', { level: 'slot' })).toBe(2);
     expect(sample(text, 'domain_events_total', { type: 'availability' })).toBe(1);
+  });
+
+  it('moves with a real registration: route latency, committed changes, outbox backlog', async () => {
+    const before = await scrape();
+    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 2 });
+    const h = await createHousehold(ctx.dbs.privateSql);
+    await request(ctx.http)
+      .post('/api/v1/registrations')
+      .set('Authorization', bearer(h.sub))
+      .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
+      .expect(201);
+    const after = await scrape();
+    const route = { method: 'POST', route: '/api/v1/registrations', status: '201' };
+    expect(sample(after, 'http_request_duration_seconds_count', route)).toBe(1);
+    expect(sample(after, 'http_request_duration_seconds_bucket', { ...route, le: '+Inf' })).toBe(1);
+    const changes = (text: string) => sample(text, 'domain_events_total', { type: 'availability' }) ?? 0;
+    expect(changes(after)).toBeGreaterThan(changes(before));
+    expect(sample(after, 'notification_outbox_backlog')).toBe((sample(before, 'notification_outbox_backlog') ?? 0) + 1);
+    await ctx.dbs.privateSql.query('DELETE FROM notification_outbox');
   });
 
   it('reports the outbox backlog from the database on each scrape', async () => {

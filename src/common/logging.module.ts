@@ -40,7 +40,8 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
               url: req.url,
             }),
           },
-          autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' },
+          // probes and scrapes every few seconds would drown the request log
+          autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' || req.url === '/metrics' },
         },
       }),
     }),

@@ -568,6 +568,116 @@ export class RegistrationRepository {
     };
   }
 
+  // ---- staff tools (src/admin) ---------------------------------------------------------------
+
+  /** A date's registrations for staff (internal 'failed' rows excluded), oldest first. */
+  async listForDate(
+    eventDateId: number,
+    filter: { status?: RegistrationStatus; eventSlotId?: number },
+    offset: number,
+    limit: number,
+  ): Promise<{ items: Registration[]; total: number }> {
+    return translatePrivateError(async () => {
+      const where = `r.event_date_id = ? AND r.status <> 'failed'
+        ${filter.status ? 'AND r.status = ?' : ''} ${filter.eventSlotId === undefined ? '' : 'AND r.event_slot_id = ?'}`;
+      const params: unknown[] = [eventDateId];
+      if (filter.status) params.push(filter.status);
+      if (filter.eventSlotId !== undefined) params.push(filter.eventSlotId);
+      const rows = await this.db.query<RawRegistration[]>(
+        `${SELECT_REGISTRATION} WHERE ${where} ORDER BY r.id LIMIT ? OFFSET ?`,
+        [...params, limit, offset],
+      );
+      const [{ total }] = await this.db.query<{ total: string }[]>(
+        `SELECT COUNT(*) AS total FROM event_registrations r WHERE ${where}`,
+        params,
+      );
+      return { items: rows.map(toRegistration), total: Number(total) };
+    });
+  }
+
+  /** Every waitlisted registration of a date, each queue in promotion order. */
+  async waitlistOfDate(eventDateId: number): Promise<Registration[]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<RawRegistration[]>(
+        `${SELECT_REGISTRATION} WHERE r.event_date_id = ? AND r.status = 'waitlisted'
+          ORDER BY r.event_slot_id, r.queued_at, r.id`,
+        [eventDateId],
+      ),
+    );
+    return rows.map(toRegistration);
+  }
+
+  /**
+   * Check-in: a confirmed registration no saga holds becomes checked_in, with its members and
+   * history, in one transaction. Spots stay held, so no counter moves. False when the
+   * registration is not (or no longer) confirmed, or a saga holds it.
+   */
+  async checkIn(input: {
+    registration: Registration;
+    memberIds: string[];
+    checkedInAt: Date;
+    actor: string;
+  }): Promise<boolean> {
+    return this.tx(async (m) => {
+      const r = input.registration;
+      const updated: unknown = await m.query(
+        `UPDATE event_registrations SET status = 'checked_in', checked_in_at = ?, version = version + 1
+          WHERE id = ? AND status = 'confirmed' AND pending_saga_id IS NULL`,
+        [input.checkedInAt, r.id],
+      );
+      if (affected(updated) !== 1) throw new ClaimLost();
+      await m.query('UPDATE event_registration_members SET checked_in = 1 WHERE registration_id = ? AND member_id IN (?)', [
+        r.id,
+        input.memberIds,
+      ]);
+      await this.record(
+        m,
+        r.id,
+        r.eventDateId,
+        input.actor,
+        { action: 'checked_in', fromStatus: 'confirmed', toStatus: 'checked_in', spots: r.spots, eventSlotId: r.eventSlotId },
+        'confirmed',
+      );
+      return true;
+    }).catch((error: unknown) => {
+      if (error instanceof ClaimLost) return false;
+      throw error;
+    });
+  }
+
+  /**
+   * Removes a cancelled registration with its members and history (an all-or-nothing bulk
+   * registration being undone). Only once every saga of it has finished, so recovery never
+   * looks for it; its saga rows stay as the record of the counter moves. Its notifications go
+   * too unless one was already sent or is being sent: then all stay, so the household also
+   * hears of the cancel. False when it is not in that state.
+   */
+  async purgeCancelled(registrationId: string): Promise<boolean> {
+    return this.tx(async (m) => {
+      const [row] = await m.query<{ id: string }[]>(
+        `SELECT r.id FROM event_registrations r
+          WHERE r.id = ? AND r.status = 'cancelled' AND r.pending_saga_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM registration_sagas s
+                             WHERE s.registration_id = r.id AND s.state IN ('taking', 'releasing'))
+          FOR UPDATE`,
+        [registrationId],
+      );
+      if (!row) return false;
+      const outbox = await m.query<{ id: string; touched: number | string }[]>(
+        `SELECT id, (sent_at IS NOT NULL OR attempts > 0 OR available_at > NOW(6)) AS touched
+           FROM notification_outbox WHERE registration_id = ? FOR UPDATE`,
+        [registrationId],
+      );
+      if (!outbox.some((o) => Number(o.touched) === 1)) {
+        await m.query('DELETE FROM notification_outbox WHERE registration_id = ?', [registrationId]);
+      }
+      await m.query('DELETE FROM registration_history WHERE registration_id = ?', [registrationId]);
+      await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [registrationId]);
+      await m.query('DELETE FROM event_registrations WHERE id = ?', [registrationId]);
+      return true;
+    });
+  }
+
   // ---- pieces -------------------------------------------------------------------------------
 
   private async waitlistHasRoom(m: EntityManager, settings: DateSettings): Promise<boolean> {

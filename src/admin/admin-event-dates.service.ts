@@ -1,0 +1,224 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../common/domain-error';
+import { Page } from '../common/paging';
+import { dateKeyToIso, iso, todayKey } from '../common/time';
+import { RegistrationRepository } from '../registrations/registration.repository';
+import { RegistrationService } from '../registrations/registration.service';
+import {
+  DateSettings,
+  RegistrationStatus,
+  RegistrationView,
+  toView,
+} from '../registrations/registration.types';
+import { ScheduleRepository } from '../schedule/schedule.repository';
+import type { ScheduleDate } from '../schedule/schedule.types';
+import { AdminRepository, SettingsPatch } from './admin.repository';
+import { ageGroups, AgeGroups, csvRecord, median } from './admin.rules';
+
+export interface AdminRegistrationView extends RegistrationView {
+  household: { id: string; members: { id: string; firstName: string; lastName: string }[] };
+}
+
+export interface DateStats {
+  eventDateId: number;
+  capacity: number;
+  reserved: number;
+  confirmed: number;
+  waitlisted: number;
+  cancelled: number;
+  checkedIn: number;
+  noShows: number;
+  promotions: number;
+  waitlistConversion: number | null;
+  medianWaitSeconds: number | null;
+  peopleServed: number;
+  peopleServedByAge: AgeGroups;
+}
+
+export const CSV_CHUNK = 500;
+export const CSV_HEADER = [
+  'registrationId',
+  'status',
+  'householdId',
+  'eventSlotId',
+  'startTime',
+  'endTime',
+  'partySize',
+  'spots',
+  'createdAt',
+  'cancelledAt',
+  'checkedInAt',
+  'memberIds',
+  'memberNames',
+];
+
+interface Times {
+  startTime: string | null;
+  endTime: string | null;
+}
+
+// Staff views of one event date. Staff see any date that exists in the schedule, published or
+// not, active or not: they prepare dates before publishing them and look back after.
+@Injectable()
+export class AdminEventDatesService {
+  constructor(
+    private readonly schedule: ScheduleRepository,
+    private readonly registrations: RegistrationRepository,
+    private readonly registrationService: RegistrationService,
+    private readonly admin: AdminRepository,
+  ) {}
+
+  async list(
+    eventDateId: number,
+    filter: { status?: RegistrationStatus; slotId?: number },
+    page: number,
+    pageSize: number,
+  ): Promise<Page<AdminRegistrationView>> {
+    await this.mustFindDate(eventDateId);
+    const { items, total } = await this.registrations.listForDate(
+      eventDateId,
+      { status: filter.status, eventSlotId: filter.slotId },
+      (page - 1) * pageSize,
+      pageSize,
+    );
+    const householdIds = [...new Set(items.map((r) => r.householdId))];
+    const names = await this.admin.memberNames(
+      householdIds,
+      items.flatMap((r) => r.memberIds),
+    );
+    return {
+      items: items.map((r) => {
+        const onIt = new Set(r.memberIds);
+        return {
+          ...toView(r),
+          household: {
+            id: r.householdId,
+            members: names
+              .filter((m) => m.householdId === r.householdId && (m.isActive || onIt.has(m.id)))
+              .map((m) => ({ id: m.id, firstName: m.firstName, lastName: m.lastName })),
+          },
+        };
+      }),
+      total,
+      page,
+      pageSize,
+    };
+  }
+
+  /**
+   * The CSV export as a stream of text: the header, then the registrations read CSV_CHUNK at a
+   * time by id (keyset), so a large date is never held in memory. Each chunk is read when the
+   * consumer asks for more; rows reflect the moment their chunk was read. The date is checked
+   * before anything is produced, so an unknown date is still a plain 404.
+   */
+  async exportCsv(eventDateId: number): Promise<AsyncIterable<string>> {
+    const date = await this.mustFindDate(eventDateId);
+    const times = timesBySlot(date);
+    const admin = this.admin;
+    async function* lines(): AsyncGenerator<string> {
+      // a byte order mark, so spreadsheet programs read the UTF-8 names correctly
+      yield `\uFEFF${csvRecord(CSV_HEADER)}`;
+      let afterId = '0';
+      for (;;) {
+        const rows = await admin.exportChunk(eventDateId, afterId, CSV_CHUNK);
+        if (rows.length === 0) return;
+        let text = '';
+        for (const r of rows) {
+          const t =
+            r.eventSlotId === null
+              ? { startTime: date.startTime, endTime: date.endTime }
+              : times.get(r.eventSlotId);
+          text += csvRecord([
+            r.id,
+            r.status,
+            r.householdId,
+            r.eventSlotId,
+            t?.startTime ?? null,
+            t?.endTime ?? null,
+            r.partySize,
+            r.spots,
+            iso(r.createdAt),
+            iso(r.cancelledAt),
+            iso(r.checkedInAt),
+            r.members.map((m) => m.id).join(';'),
+            r.members.map((m) => `${m.firstName} ${m.lastName}`).join('; '),
+          ]);
+        }
+        yield text;
+        afterId = rows[rows.length - 1].id;
+        if (rows.length < CSV_CHUNK) return;
+      }
+    }
+    return lines();
+  }
+
+  /** Every waitlisted registration of the date, by slot start time and then position. */
+  async waitlist(eventDateId: number): Promise<RegistrationView[]> {
+    const date = await this.mustFindDate(eventDateId);
+    const times = timesBySlot(date);
+    const startOf = (slotId: number | null) =>
+      slotId === null ? '' : (times.get(slotId)?.startTime ?? '~');
+    const waiting = await this.registrations.waitlistOfDate(eventDateId);
+    return waiting
+      .sort(
+        (a, b) =>
+          startOf(a.eventSlotId).localeCompare(startOf(b.eventSlotId)) ||
+          (a.eventSlotId ?? 0) - (b.eventSlotId ?? 0) ||
+          (a.waitlistPosition ?? 0) - (b.waitlistPosition ?? 0),
+      )
+      .map(toView);
+  }
+
+  async promote(eventDateId: number, actor: string): Promise<string[]> {
+    await this.mustFindDate(eventDateId);
+    return this.registrationService.promoteDate(eventDateId, actor);
+  }
+
+  /**
+   * Changing settings never moves a counter and never promotes or removes anyone: enabling the
+   * waitlist or raising its limit only lets more join; lowering it keeps who is already waiting.
+   */
+  async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
+    await this.mustFindDate(eventDateId);
+    return this.admin.updateSettings(eventDateId, patch);
+  }
+
+  async stats(eventDateId: number, now: Date = new Date()): Promise<DateStats> {
+    const date = await this.mustFindDate(eventDateId);
+    const f = await this.admin.figures(eventDateId);
+    const count = (status: RegistrationStatus) => f.byStatus[status] ?? 0;
+    const passed = date.dateKey < todayKey(now);
+    return {
+      eventDateId,
+      capacity: date.capacity,
+      reserved: date.reserved,
+      confirmed: count('confirmed'),
+      waitlisted: count('waitlisted'),
+      cancelled: count('cancelled'),
+      checkedIn: count('checked_in'),
+      noShows: passed ? count('confirmed') : 0,
+      promotions: f.promotions,
+      waitlistConversion:
+        f.everWaitlisted === 0 ? null : round(f.waitlistedThenConfirmed / f.everWaitlisted),
+      medianWaitSeconds: median(f.waitSeconds),
+      peopleServed: f.servedBirthDates.length,
+      peopleServedByAge: ageGroups(f.servedBirthDates, dateKeyToIso(date.dateKey)),
+    };
+  }
+
+  async mustFindDate(eventDateId: number): Promise<ScheduleDate> {
+    const date = await this.schedule.findDate(eventDateId);
+    if (!date) throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
+    return date;
+  }
+}
+
+function timesBySlot(date: ScheduleDate): Map<number, Times> {
+  const map = new Map<number, Times>();
+  for (const hour of date.hours) for (const slot of hour.slots) map.set(slot.id, slot);
+  return map;
+}
+
+function round(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}

@@ -1,0 +1,204 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser, StaffOnly } from '../auth/auth.guards';
+import { DomainError } from '../common/domain-error';
+import { pathIdOrNotFound } from '../common/ids';
+import { iso } from '../common/time';
+import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { RegistrationResponse, toIds } from '../registrations/registration.dto';
+import { Actor, RegistrationView } from '../registrations/registration.types';
+import { AdminRegistrationsService } from './admin-registrations.service';
+import {
+  AdminCreateRegistrationDto,
+  BulkRegistrationDto,
+  BulkResponse,
+  BulkResult,
+  CheckInDto,
+  HistoryItem,
+  HistoryResponse,
+} from './admin.dto';
+
+const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
+export const ALREADY_CHECKED_IN_HEADER = 'X-Already-Checked-In';
+
+function staffActor(user: AuthUser, request: IdempotentRequest): Actor {
+  return { sub: user.sub, isStaff: true, idempotencyScope: request.idempotencyScope };
+}
+
+@ApiTags('admin: registrations')
+@StaffOnly()
+@Controller('api/v1/admin/registrations')
+export class AdminRegistrationsController {
+  constructor(private readonly registrations: AdminRegistrationsService) {}
+
+  @Post()
+  @Idempotent()
+  @ApiOperation({
+    summary:
+      "Registers a household on its behalf: the participant rules and saga, recorded as the staff member's act. Role: staff or admin.",
+  })
+  @ApiBody({
+    type: AdminCreateRegistrationDto,
+    examples: {
+      slot: {
+        summary: 'A slot booking',
+        value: { householdId: '55', eventDateId: 12, eventSlotId: 345 },
+      },
+      date: {
+        summary: 'A date booking (date without slots)',
+        value: { householdId: '55', eventDateId: 13 },
+      },
+    },
+  })
+  @ApiCreatedResponse({ type: RegistrationResponse })
+  @ApiNotFoundResponse({
+    description: 'HOUSEHOLD_NOT_FOUND, EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND',
+  })
+  @ApiConflictResponse({ description: 'ALREADY_REGISTERED, CAPACITY_FULL' })
+  @ApiUnprocessableEntityResponse({
+    description: 'RESERVATIONS_CLOSED, SLOT_REQUIRED, SLOT_NOT_ALLOWED',
+  })
+  create(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Body() body: AdminCreateRegistrationDto,
+  ): Promise<RegistrationView> {
+    return this.registrations.register(
+      {
+        householdId: String(body.householdId),
+        eventDateId: body.eventDateId,
+        eventSlotId: body.eventSlotId,
+        memberIds: toIds(body.memberIds),
+        joinWaitlist: body.joinWaitlist,
+      },
+      staffActor(user, request),
+    );
+  }
+
+  @Post('bulk')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary:
+      'Registers up to 200 households for one date or slot, one result each, in order. With allOrNothing, ' +
+      'the first failure undoes every registration made by the request. Role: staff or admin.',
+  })
+  @ApiBody({
+    type: BulkRegistrationDto,
+    examples: {
+      slot: {
+        summary: 'Three households in a slot',
+        value: { eventDateId: 12, eventSlotId: 345, householdIds: ['55', '56', '57'] },
+      },
+      allOrNothing: {
+        summary: 'All or nothing, date booking',
+        value: { eventDateId: 13, householdIds: ['55', '56'], allOrNothing: true },
+      },
+    },
+  })
+  @ApiOkResponse({ type: BulkResponse })
+  @ApiBadRequestResponse({
+    description: 'VALIDATION_FAILED (0 or more than 200 households, a duplicate id)',
+  })
+  async bulk(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Body() body: BulkRegistrationDto,
+  ): Promise<{ results: BulkResult[] }> {
+    const results = await this.registrations.bulk(
+      {
+        eventDateId: body.eventDateId,
+        eventSlotId: body.eventSlotId,
+        householdIds: body.householdIds.map(String),
+        allOrNothing: body.allOrNothing ?? false,
+      },
+      staffActor(user, request),
+    );
+    return { results };
+  }
+
+  @Post(':id/check-in')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary:
+      'Checks a confirmed registration in; counters do not move (it keeps its spots). Checking in again changes ' +
+      `nothing and answers with ${ALREADY_CHECKED_IN_HEADER}: true. Role: staff or admin.`,
+  })
+  @ApiParam({ name: 'id', example: '901' })
+  @ApiOkResponse({ type: RegistrationResponse })
+  @ApiHeader({
+    name: ALREADY_CHECKED_IN_HEADER,
+    required: false,
+    description: 'Response header: true when it was already checked in',
+  })
+  @ApiBadRequestResponse({
+    description:
+      "VALIDATION_FAILED, also for a checkedInAt not on the event's day or in the future",
+  })
+  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
+  @ApiConflictResponse({ description: 'INVALID_STATE: not confirmed or checked in' })
+  async checkIn(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Param('id') id: string,
+    @Body() body: CheckInDto,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<RegistrationView> {
+    const result = await this.registrations.checkIn(
+      pathIdOrNotFound(id, notFound),
+      {
+        memberIds: toIds(body.memberIds),
+        checkedInAt: body.checkedInAt ? new Date(body.checkedInAt) : undefined,
+      },
+      staffActor(user, request),
+    );
+    response.setHeader(ALREADY_CHECKED_IN_HEADER, String(result.alreadyCheckedIn));
+    return result.registration;
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary:
+      "Cancels any household's registration, recorded as the staff member's act; the freed room promotes the waitlist. Role: staff or admin.",
+  })
+  @ApiParam({ name: 'id', example: '901' })
+  @ApiOkResponse({ type: RegistrationResponse })
+  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
+  @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
+  cancel(
+    @CurrentUser() user: AuthUser,
+    @Req() request: IdempotentRequest,
+    @Param('id') id: string,
+  ): Promise<RegistrationView> {
+    return this.registrations.cancel(pathIdOrNotFound(id, notFound), staffActor(user, request));
+  }
+
+  @Get(':id/history')
+  @ApiOperation({
+    summary: "A registration's history (audit), oldest first. Role: staff or admin.",
+  })
+  @ApiParam({ name: 'id', example: '901' })
+  @ApiOkResponse({ type: HistoryResponse })
+  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
+  async history(@Param('id') id: string): Promise<{ items: HistoryItem[] }> {
+    const rows = await this.registrations.history(pathIdOrNotFound(id, notFound));
+    return { items: rows.map((r) => ({ ...r, at: iso(r.at) ?? '' })) };
+  }
+}

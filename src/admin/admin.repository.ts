@@ -1,0 +1,286 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../common/domain-error';
+import { PRIVATE_DB } from '../database/database.constants';
+import { translatePrivateError, withLockRetry } from '../database/db-errors';
+import {
+  ACTIVE_STATUSES,
+  CapacityUnit,
+  DateSettings,
+  RegistrationStatus,
+} from '../registrations/registration.types';
+
+export interface MemberName {
+  id: string;
+  householdId: string;
+  firstName: string;
+  lastName: string;
+  isActive: boolean;
+}
+
+/** One registration of the CSV export, with the names of the members on it. */
+export interface ExportRow {
+  id: string;
+  status: RegistrationStatus;
+  householdId: string;
+  eventSlotId: number | null;
+  partySize: number;
+  spots: number;
+  createdAt: Date;
+  cancelledAt: Date | null;
+  checkedInAt: Date | null;
+  members: { id: string; firstName: string; lastName: string }[];
+}
+
+export interface HistoryRow {
+  at: Date;
+  actor: string;
+  action: string;
+  fromStatus: RegistrationStatus | null;
+  toStatus: RegistrationStatus;
+  spots: number;
+}
+
+export interface DateFigures {
+  byStatus: Partial<Record<RegistrationStatus, number>>;
+  promotions: number;
+  everWaitlisted: number;
+  waitlistedThenConfirmed: number;
+  waitSeconds: number[];
+  /** dates of birth of the members checked in */
+  servedBirthDates: string[];
+}
+
+export interface SettingsPatch {
+  waitlistEnabled?: boolean;
+  waitlistLimit?: number | null;
+  capacityUnit?: CapacityUnit;
+}
+
+interface RawSettings {
+  waitlist_enabled: number;
+  waitlist_limit: number | null;
+  capacity_unit: CapacityUnit;
+}
+
+// The staff tools' own reads of the private database (lists, export, history, figures) and
+// the waitlist settings write. Registration rows in the API shape come from
+// RegistrationRepository; this one reads around them.
+@Injectable()
+export class AdminRepository {
+  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+
+  /** The active members of these households, plus any member named in `alsoIds`. */
+  async memberNames(householdIds: string[], alsoIds: string[]): Promise<MemberName[]> {
+    if (householdIds.length === 0) return [];
+    const rows = await translatePrivateError(() =>
+      this.db.query<
+        {
+          id: string;
+          household_id: string;
+          first_name: string;
+          last_name: string;
+          is_active: number;
+        }[]
+      >(
+        `SELECT id, household_id, first_name, last_name, is_active FROM household_members
+          WHERE household_id IN (?) AND (is_active = 1 OR id IN (?)) ORDER BY household_id, id`,
+        [householdIds, alsoIds.length > 0 ? alsoIds : [0]],
+      ),
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      householdId: String(r.household_id),
+      firstName: r.first_name,
+      lastName: r.last_name,
+      isActive: Number(r.is_active) === 1,
+    }));
+  }
+
+  /** Up to `limit` registrations of a date with id above `afterId` (keyset), by id. */
+  async exportChunk(eventDateId: number, afterId: string, limit: number): Promise<ExportRow[]> {
+    return translatePrivateError(async () => {
+      const rows = await this.db.query<
+        {
+          id: string;
+          status: RegistrationStatus;
+          household_id: string;
+          event_slot_id: number | null;
+          party_size: number;
+          spots: number;
+          created_at: Date;
+          cancelled_at: Date | null;
+          checked_in_at: Date | null;
+        }[]
+      >(
+        `SELECT id, status, household_id, event_slot_id, party_size, spots, created_at, cancelled_at, checked_in_at
+           FROM event_registrations
+          WHERE event_date_id = ? AND id > ? AND status <> 'failed'
+          ORDER BY id LIMIT ?`,
+        [eventDateId, afterId, limit],
+      );
+      if (rows.length === 0) return [];
+      const members = await this.db.query<
+        { registration_id: string; id: string; first_name: string; last_name: string }[]
+      >(
+        `SELECT rm.registration_id, hm.id, hm.first_name, hm.last_name
+           FROM event_registration_members rm JOIN household_members hm ON hm.id = rm.member_id
+          WHERE rm.registration_id IN (?) ORDER BY rm.registration_id, hm.id`,
+        [rows.map((r) => r.id)],
+      );
+      const byRegistration = new Map<string, ExportRow['members']>();
+      for (const m of members) {
+        const list = byRegistration.get(String(m.registration_id)) ?? [];
+        list.push({ id: String(m.id), firstName: m.first_name, lastName: m.last_name });
+        byRegistration.set(String(m.registration_id), list);
+      }
+      return rows.map((r) => ({
+        id: String(r.id),
+        status: r.status,
+        householdId: String(r.household_id),
+        eventSlotId: r.event_slot_id,
+        partySize: r.party_size,
+        spots: r.spots,
+        createdAt: r.created_at,
+        cancelledAt: r.cancelled_at,
+        checkedInAt: r.checked_in_at,
+        members: byRegistration.get(String(r.id)) ?? [],
+      }));
+    });
+  }
+
+  async history(registrationId: string): Promise<HistoryRow[]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<
+        {
+          at: Date;
+          actor: string;
+          action: string;
+          from_status: RegistrationStatus | null;
+          to_status: RegistrationStatus;
+          spots: number;
+        }[]
+      >(
+        `SELECT at, actor, action, from_status, to_status, spots FROM registration_history
+          WHERE registration_id = ? ORDER BY at, id`,
+        [registrationId],
+      ),
+    );
+    return rows.map((r) => ({
+      at: r.at,
+      actor: r.actor,
+      action: r.action,
+      fromStatus: r.from_status,
+      toStatus: r.to_status,
+      spots: r.spots,
+    }));
+  }
+
+  /** The private figures behind a date's statistics. */
+  async figures(eventDateId: number): Promise<DateFigures> {
+    return translatePrivateError(async () => {
+      const statuses = await this.db.query<{ status: RegistrationStatus; n: string }[]>(
+        'SELECT status, COUNT(*) AS n FROM event_registrations WHERE event_date_id = ? GROUP BY status',
+        [eventDateId],
+      );
+      // per registration ever waitlisted: when it joined, when it was first promoted (if ever)
+      // and whether it ever went from waitlisted to confirmed (a promotion, or a move into a seat)
+      const waits = await this.db.query<
+        { waitlisted_at: Date; promoted_at: Date | null; confirmed: number | string }[]
+      >(
+        `SELECT MIN(IF(h.to_status = 'waitlisted', h.at, NULL)) AS waitlisted_at,
+                MIN(IF(h.action = 'promoted', h.at, NULL)) AS promoted_at,
+                MAX(h.from_status = 'waitlisted' AND h.to_status = 'confirmed') AS confirmed
+           FROM registration_history h
+          WHERE h.event_date_id = ?
+          GROUP BY h.registration_id
+         HAVING waitlisted_at IS NOT NULL`,
+        [eventDateId],
+      );
+      const [{ promotions }] = await this.db.query<{ promotions: string }[]>(
+        "SELECT COUNT(*) AS promotions FROM registration_history WHERE event_date_id = ? AND action = 'promoted'",
+        [eventDateId],
+      );
+      const served = await this.db.query<{ date_of_birth: string }[]>(
+        `SELECT hm.date_of_birth FROM event_registrations r
+           JOIN event_registration_members rm ON rm.registration_id = r.id AND rm.checked_in = 1
+           JOIN household_members hm ON hm.id = rm.member_id
+          WHERE r.event_date_id = ? AND r.status = 'checked_in'`,
+        [eventDateId],
+      );
+      const byStatus: DateFigures['byStatus'] = {};
+      for (const s of statuses) byStatus[s.status] = Number(s.n);
+      return {
+        byStatus,
+        promotions: Number(promotions),
+        everWaitlisted: waits.length,
+        waitlistedThenConfirmed: waits.filter((w) => Number(w.confirmed) === 1).length,
+        waitSeconds: waits
+          .filter((w) => w.promoted_at !== null)
+          .map((w) => ((w.promoted_at as Date).getTime() - w.waitlisted_at.getTime()) / 1000),
+        servedBirthDates: served.map((s) => String(s.date_of_birth)),
+      };
+    });
+  }
+
+  /**
+   * Applies a settings change in one transaction under the settings row lock (created with
+   * the defaults first). The capacity unit changes only while the date has no active
+   * registration: INVALID_STATE otherwise. Returns the settings afterwards.
+   */
+  async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
+    return translatePrivateError(() =>
+      withLockRetry(() =>
+        this.db.transaction(async (m) => {
+          await m.query('INSERT IGNORE INTO event_date_settings (event_date_id) VALUES (?)', [
+            eventDateId,
+          ]);
+          const current = await lockSettings(m, eventDateId);
+          if (patch.capacityUnit !== undefined && patch.capacityUnit !== current.capacity_unit) {
+            // a locking read: registrations inserted for the date wait until this commits
+            const [{ n }] = await m.query<{ n: string }[]>(
+              'SELECT COUNT(*) AS n FROM event_registrations WHERE event_date_id = ? AND status IN (?) LOCK IN SHARE MODE',
+              [eventDateId, ACTIVE_STATUSES],
+            );
+            if (Number(n) > 0) {
+              throw new DomainError(
+                'INVALID_STATE',
+                'The capacity unit can change only while the date has no active registrations',
+                { activeRegistrations: Number(n) },
+              );
+            }
+          }
+          const changes = (
+            [
+              ['waitlist_enabled', patch.waitlistEnabled],
+              ['waitlist_limit', patch.waitlistLimit],
+              ['capacity_unit', patch.capacityUnit],
+            ] as const
+          ).filter(([, value]) => value !== undefined);
+          if (changes.length > 0) {
+            await m.query(
+              `UPDATE event_date_settings SET ${changes.map(([column]) => `${column} = ?`).join(', ')} WHERE event_date_id = ?`,
+              [...changes.map(([, value]) => value), eventDateId],
+            );
+          }
+          const after = await lockSettings(m, eventDateId);
+          return {
+            eventDateId,
+            waitlistEnabled: Number(after.waitlist_enabled) === 1,
+            waitlistLimit: after.waitlist_limit,
+            capacityUnit: after.capacity_unit,
+          };
+        }),
+      ),
+    );
+  }
+}
+
+async function lockSettings(m: EntityManager, eventDateId: number): Promise<RawSettings> {
+  const [row] = await m.query<RawSettings[]>(
+    'SELECT waitlist_enabled, waitlist_limit, capacity_unit FROM event_date_settings WHERE event_date_id = ? FOR UPDATE',
+    [eventDateId],
+  );
+  return row;
+}

@@ -136,13 +136,22 @@ export function oneActivePerHousehold(state: DateState): string[] {
   return [...active.entries()].filter(([, ids]) => ids.length > 1).map(([h, ids]) => `household ${h} active in ${ids.join(', ')}`);
 }
 
-/** Waitlisted registrations grouped by target, oldest (created) first. */
+/**
+ * The order of a queue: when the registration was created (queued_at), then id. Under
+ * concurrency the two can disagree (NOW(6) is read when the INSERT starts, the id is handed out
+ * later), and the service orders by creation time, as the API's createdAt shows.
+ */
+export function queueOrder(a: RegRow, b: RegRow): number {
+  return (a.queuedAt ?? '').localeCompare(b.queuedAt ?? '') || Number(BigInt(a.id) - BigInt(b.id));
+}
+
+/** Waitlisted registrations grouped by target, oldest first. */
 export function waitlists(state: DateState): Map<string, RegRow[]> {
   const byTarget = new Map<string, RegRow[]>();
   for (const r of state.regs.filter((x) => x.status === 'waitlisted')) {
     byTarget.set(targetKey(r), [...(byTarget.get(targetKey(r)) ?? []), r]);
   }
-  for (const list of byTarget.values()) list.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+  for (const list of byTarget.values()) list.sort(queueOrder);
   return byTarget;
 }
 
@@ -182,7 +191,7 @@ export function firstFit(before: DateState, after: DateState): string[] {
     const from = was.get(p.id)!;
     for (const w of after.regs) {
       if (w.status !== 'waitlisted' || targetKey(w) !== targetKey(from)) continue;
-      if (BigInt(w.id) < BigInt(p.id) && w.spots <= p.spots) {
+      if (queueOrder(w, from) < 0 && w.spots <= p.spots) {
         problems.push(`waitlisted ${w.id} (${w.spots}) passed over for younger ${p.id} (${p.spots}) in ${targetKey(w)}`);
       }
     }

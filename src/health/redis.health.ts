@@ -32,7 +32,9 @@ export class RedisHealthIndicator implements OnModuleDestroy {
       await Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
       return indicator.up();
     } catch (error) {
-      return indicator.down({ message: error instanceof Error && error.message === 'timeout' ? 'timeout' : 'unreachable' });
+      return indicator.down({
+        message: error instanceof Error && error.message === 'timeout' ? 'timeout' : 'unreachable',
+      });
     }
   }
 
@@ -45,7 +47,10 @@ export class RedisHealthIndicator implements OnModuleDestroy {
       this.client = createClient({
         url: this.config.redisUrl,
         disableOfflineQueue: true,
-        socket: { connectTimeout: TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+        socket: {
+          connectTimeout: TIMEOUT_MS,
+          reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
+        },
       });
       this.client.on('error', () => undefined);
       // the first check waits for the connection; later ones fail at once while it is down

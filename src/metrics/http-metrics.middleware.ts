@@ -19,7 +19,9 @@ export class HttpMetricsMiddleware implements NestMiddleware {
       const route = (request.route as { path?: unknown } | undefined)?.path;
       this.metrics.observeHttp(
         request.method,
-        typeof route === 'string' && !route.endsWith(ALL_ROUTES) ? `${request.baseUrl}${route}` : 'unmatched',
+        typeof route === 'string' && !route.endsWith(ALL_ROUTES)
+          ? `${request.baseUrl}${route}`
+          : 'unmatched',
         response.statusCode,
         seconds,
       );

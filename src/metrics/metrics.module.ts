@@ -12,6 +12,8 @@ import { MetricsService } from './metrics.service';
 })
 export class MetricsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes({ path: ALL_ROUTES, method: RequestMethod.ALL });
+    consumer
+      .apply(HttpMetricsMiddleware)
+      .forRoutes({ path: ALL_ROUTES, method: RequestMethod.ALL });
   }
 }

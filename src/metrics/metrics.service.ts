@@ -141,7 +141,10 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscriptions.push(
       this.events.stream.subscribe((event) => {
-        this.domainEvents.inc({ type: event.type, action: event.type === 'registration' ? event.action : 'changed' });
+        this.domainEvents.inc({
+          type: event.type,
+          action: event.type === 'registration' ? event.action : 'changed',
+        });
       }),
     );
   }

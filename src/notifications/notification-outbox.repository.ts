@@ -85,7 +85,10 @@ export class NotificationOutboxRepository {
   }
 
   async markSent(id: string): Promise<void> {
-    await this.db.query('UPDATE notification_outbox SET sent_at = NOW(6), last_error = NULL WHERE id = ?', [id]);
+    await this.db.query(
+      'UPDATE notification_outbox SET sent_at = NOW(6), last_error = NULL WHERE id = ?',
+      [id],
+    );
   }
 
   /** Leaves the message at the head of its household's queue, due again after `delayMs`. */

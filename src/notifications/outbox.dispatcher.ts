@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { NotificationOutboxRepository, OutboxMessage } from './notification-outbox.repository';
@@ -72,14 +78,22 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnModuleDestroy
       if (webhookUrl === undefined) {
         // ids and kind only: the payload may name people
         this.logger.log(
-          { notificationId: message.id, kind: message.kind, registrationId: message.registrationId, householdId: message.householdId },
+          {
+            notificationId: message.id,
+            kind: message.kind,
+            registrationId: message.registrationId,
+            householdId: message.householdId,
+          },
           'notification (no webhook configured)',
         );
       } else {
         await postNotification(webhookUrl, webhookSecret, message);
       }
     } catch (error) {
-      await this.failed(message, error instanceof DeliveryError ? error.message : 'delivery failed');
+      await this.failed(
+        message,
+        error instanceof DeliveryError ? error.message : 'delivery failed',
+      );
       return;
     }
     await this.outbox.markSent(message.id);
@@ -89,14 +103,22 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnModuleDestroy
   private async failed(message: OutboxMessage, reason: string): Promise<void> {
     const retryFor = this.config.notify.retryForSeconds;
     const remainingMs = (retryFor - message.ageSeconds) * 1000;
-    const context = { notificationId: message.id, kind: message.kind, attempts: message.attempts, reason };
+    const context = {
+      notificationId: message.id,
+      kind: message.kind,
+      attempts: message.attempts,
+      reason,
+    };
     if (remainingMs <= 0) {
       await this.outbox.markFailed(message.id, reason);
       this.metrics.notificationDelivery('failed');
       this.logger.warn(context, `notification given up after ${retryFor} s`);
       return;
     }
-    const backoff = Math.min(MAX_BACKOFF_MS, this.config.notify.backoffMs * 2 ** (message.attempts - 1));
+    const backoff = Math.min(
+      MAX_BACKOFF_MS,
+      this.config.notify.backoffMs * 2 ** (message.attempts - 1),
+    );
     const jittered = backoff * (0.8 + Math.random() * 0.4);
     // the last attempt is made when the retry window closes, not after it
     await this.outbox.markRetry(message.id, Math.min(jittered, remainingMs), reason);

@@ -44,10 +44,14 @@ function failure(code: string, message: string): { error: { code: string; messag
 // push never announces what HTTP cannot show yet. Only the instance that made a change reads
 // and emits; through the adapter (Redis when configured) every instance's clients receive it.
 @WebSocketGateway({ namespace: '/realtime' })
-export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnModuleInit, OnModuleDestroy {
+export class RealtimeGateway
+  implements OnGatewayInit, OnGatewayConnection, OnModuleInit, OnModuleDestroy
+{
   private readonly logger = new Logger(RealtimeGateway.name);
   private readonly subscriptions: Subscription[] = [];
-  private readonly availability = new Coalescer<number>(AVAILABILITY_INTERVAL_MS, (id) => this.pushAvailability(id));
+  private readonly availability = new Coalescer<number>(AVAILABILITY_INTERVAL_MS, (id) =>
+    this.pushAvailability(id),
+  );
 
   @WebSocketServer()
   private readonly nsp?: Namespace;
@@ -93,11 +97,18 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnMo
   }
 
   @SubscribeMessage('subscribe')
-  async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<Ack<EventDateView>> {
+  async subscribe(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<Ack<EventDateView>> {
     const id = eventDateIdOf(body);
-    if (id === undefined) return failure('VALIDATION_FAILED', 'eventDateId must be a positive integer');
+    if (id === undefined)
+      return failure('VALIDATION_FAILED', 'eventDateId must be a positive integer');
     const room = dateRoom(id);
-    if (!socket.rooms.has(room) && [...socket.rooms].filter((r) => r.startsWith('date:')).length >= MAX_SUBSCRIPTIONS) {
+    if (
+      !socket.rooms.has(room) &&
+      [...socket.rooms].filter((r) => r.startsWith('date:')).length >= MAX_SUBSCRIPTIONS
+    ) {
       return failure('VALIDATION_FAILED', `at most ${MAX_SUBSCRIPTIONS} dates per connection`);
     }
     await this.joinHouseholdIfNew(socket);
@@ -114,9 +125,13 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnMo
   }
 
   @SubscribeMessage('unsubscribe')
-  async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<Ack<{ ok: true }>> {
+  async unsubscribe(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<Ack<{ ok: true }>> {
     const id = eventDateIdOf(body);
-    if (id === undefined) return failure('VALIDATION_FAILED', 'eventDateId must be a positive integer');
+    if (id === undefined)
+      return failure('VALIDATION_FAILED', 'eventDateId must be a positive integer');
     await socket.leave(dateRoom(id));
     return { ok: true };
   }
@@ -130,7 +145,10 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnMo
     data.sub = user.sub;
     data.householdId = await this.households.householdIdOfAccount(user.sub);
     // the token's expiry ends the connection too; the client reconnects with a fresh one
-    const timer = setTimeout(() => socket.disconnect(true), Math.min(MAX_TIMER_MS, user.exp * 1000 - Date.now()));
+    const timer = setTimeout(
+      () => socket.disconnect(true),
+      Math.min(MAX_TIMER_MS, user.exp * 1000 - Date.now()),
+    );
     socket.once('disconnect', () => clearTimeout(timer));
   }
 
@@ -170,7 +188,12 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnMo
 }
 
 function eventDateIdOf(body: unknown): number | undefined {
-  const raw = typeof body === 'object' && body !== null ? (body as { eventDateId?: unknown }).eventDateId : undefined;
+  const raw =
+    typeof body === 'object' && body !== null
+      ? (body as { eventDateId?: unknown }).eventDateId
+      : undefined;
   const id = typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : raw;
-  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 && id <= 4294967295 ? id : undefined;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 && id <= 4294967295
+    ? id
+    : undefined;
 }

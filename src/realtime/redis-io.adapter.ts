@@ -5,7 +5,6 @@ import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config';
 
-
 // socket.io for this app. With REDIS_URL, broadcasts go through Redis pub/sub so a room's
 // clients on every instance receive what any instance emits; without it they stay in process.
 // The channel is keyed by the private database name: instances of one deployment share it,
@@ -22,12 +21,15 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const cors = this.config.corsOrigins.length > 0 ? { origin: this.config.corsOrigins } : undefined;
+    const cors =
+      this.config.corsOrigins.length > 0 ? { origin: this.config.corsOrigins } : undefined;
     const server = super.createIOServer(port, { ...options, ...(cors ? { cors } : {}) }) as Server;
     if (this.config.redisUrl !== undefined) {
       const pub = this.connect(this.config.redisUrl);
       const sub = this.connect(this.config.redisUrl);
-      server.adapter(createAdapter(pub, sub, { key: `${this.config.privateDb.database}#socket.io` }));
+      server.adapter(
+        createAdapter(pub, sub, { key: `${this.config.privateDb.database}#socket.io` }),
+      );
     }
     return server;
   }
@@ -55,7 +57,10 @@ export class RedisIoAdapter extends IoAdapter {
   private connect(url: string) {
     const client = createClient({
       url,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+      socket: {
+        connectTimeout: 2000,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+      },
     });
     // without a listener an unreachable Redis would crash the process; readiness reports it
     client.on('error', (error: unknown) => {

@@ -16,7 +16,11 @@ describe('request logs', () => {
   beforeAll(async () => {
     // silent while booting; then everything pino would write to stdout is captured at info
     ctx = await createTestApp({ LOG_LEVEL: 'silent', NOTIFY_POLL_MS: '0' });
-    const root = (PinoLogger as unknown as { root: { level: string } & Record<symbol, { write: (chunk: string) => boolean }> }).root;
+    const root = (
+      PinoLogger as unknown as {
+        root: { level: string } & Record<symbol, { write: (chunk: string) => boolean }>;
+      }
+    ).root;
     root[symbols.streamSym].write = (chunk: string) => {
       lines.push(...chunk.split('\n').filter(Boolean));
       return true;
@@ -25,7 +29,11 @@ describe('request logs', () => {
   });
   afterAll(async () => ctx.close());
 
-  const entries = () => lines.map((l) => JSON.parse(l) as { req?: { id?: string; method?: string }; res?: { statusCode?: number } });
+  const entries = () =>
+    lines.map(
+      (l) =>
+        JSON.parse(l) as { req?: { id?: string; method?: string }; res?: { statusCode?: number } },
+    );
 
   it("carry the request's id, returned in X-Request-Id, and no names, birth dates or tokens", async () => {
     const jwt = token('log-test-account');
@@ -33,7 +41,11 @@ describe('request logs', () => {
       .post('/api/v1/me/household?note=1')
       .set('Authorization', `Bearer ${jwt}`)
       .set('X-Request-Id', 'req-log-test-1')
-      .send({ members: [{ firstName: NAME, lastName: SURNAME, dateOfBirth: BIRTH, isHeadOfHousehold: true }] })
+      .send({
+        members: [
+          { firstName: NAME, lastName: SURNAME, dateOfBirth: BIRTH, isHeadOfHousehold: true },
+        ],
+      })
       .expect(201);
     expect(res.headers['x-request-id']).toBe('req-log-test-1');
     // the same personal data in a refused request
@@ -41,19 +53,27 @@ describe('request logs', () => {
       .post('/api/v1/me/household')
       .set('Authorization', `Bearer ${jwt}`)
       .set('X-Request-Id', 'req-log-test-2')
-      .send({ members: [{ firstName: NAME, lastName: SURNAME, dateOfBirth: BIRTH, nickname: NAME }] })
+      .send({
+        members: [{ firstName: NAME, lastName: SURNAME, dateOfBirth: BIRTH, nickname: NAME }],
+      })
       .expect(400);
 
     const mine = entries().filter((e) => e.req?.id === 'req-log-test-1');
     expect(mine.length).toBeGreaterThanOrEqual(1);
     expect(mine.some((e) => e.res?.statusCode === 201 && e.req?.method === 'POST')).toBe(true);
-    expect(entries().some((e) => e.req?.id === 'req-log-test-2' && e.res?.statusCode === 400)).toBe(true);
+    expect(entries().some((e) => e.req?.id === 'req-log-test-2' && e.res?.statusCode === 400)).toBe(
+      true,
+    );
     const all = lines.join('\n');
-    for (const secret of [NAME, SURNAME, BIRTH, jwt, jwt.split('.')[2], 'Bearer']) expect(all).not.toContain(secret);
+    for (const secret of [NAME, SURNAME, BIRTH, jwt, jwt.split('.')[2], 'Bearer'])
+      expect(all).not.toContain(secret);
   });
 
   it('makes up a request id when none (or a malformed one) is given', async () => {
-    const res = await request(ctx.http).get('/api/v1/event-dates/424242').set('X-Request-Id', 'bad id with spaces').expect(404);
+    const res = await request(ctx.http)
+      .get('/api/v1/event-dates/424242')
+      .set('X-Request-Id', 'bad id with spaces')
+      .expect(404);
     const id = String(res.headers['x-request-id']);
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(entries().some((e) => e.req?.id === id && e.res?.statusCode === 404)).toBe(true);
@@ -67,9 +87,16 @@ describe('request logs', () => {
     const log = jest.spyOn(Logger.prototype, 'log');
     try {
       await ctx.app.get(OutboxDispatcher).dispatchDue();
-      const calls = log.mock.calls.filter(([fields]) => (fields as { registrationId?: string })?.registrationId === '88');
+      const calls = log.mock.calls.filter(
+        ([fields]) => (fields as { registrationId?: string })?.registrationId === '88',
+      );
       expect(calls).toHaveLength(1);
-      expect(calls[0][0]).toEqual({ kind: 'confirmed', householdId: '77', registrationId: '88', notificationId: expect.any(String) });
+      expect(calls[0][0]).toEqual({
+        kind: 'confirmed',
+        householdId: '77',
+        registrationId: '88',
+        notificationId: expect.any(String),
+      });
       expect(JSON.stringify(log.mock.calls)).not.toContain(NAME);
     } finally {
       log.mockRestore();

@@ -5,7 +5,11 @@ import { bearer, createTestApp, TestContext } from '../support/app';
 import { createHousehold } from '../support/households';
 import { createSlotDate } from '../support/schedule-fixture';
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+function sample(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const wanted = Object.entries(labels);
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
@@ -34,7 +38,9 @@ describe('GET /metrics', () => {
     const text = await scrape();
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'db_pool_connections', { db: 'public', state: 'limit' })).toBe(10);
-    expect(sample(text, 'db_pool_connections', { db: 'private', state: 'open' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'db_pool_connections', { db: 'private', state: 'open' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'notification_outbox_backlog')).toBe(0);
   });
 
@@ -43,11 +49,22 @@ describe('GET /metrics', () => {
     await request(ctx.http).get('/api/v1/event-dates/987654').expect(404);
     await request(ctx.http).get('/api/v1/no-such-route/42').expect(404);
     const text = await scrape();
-    expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live', status: '200' })).toBe(1);
     expect(
-      sample(text, 'http_request_duration_seconds_count', { route: '/api/v1/event-dates/:id', status: '404' }),
+      sample(text, 'http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/health/live',
+        status: '200',
+      }),
     ).toBe(1);
-    expect(sample(text, 'http_request_duration_seconds_count', { route: 'unmatched', status: '404' })).toBe(1);
+    expect(
+      sample(text, 'http_request_duration_seconds_count', {
+        route: '/api/v1/event-dates/:id',
+        status: '404',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'http_request_duration_seconds_count', { route: 'unmatched', status: '404' }),
+    ).toBe(1);
     expect(text).not.toContain('987654');
   });
 
@@ -86,9 +103,12 @@ describe('GET /metrics', () => {
     const route = { method: 'POST', route: '/api/v1/registrations', status: '201' };
     expect(sample(after, 'http_request_duration_seconds_count', route)).toBe(1);
     expect(sample(after, 'http_request_duration_seconds_bucket', { ...route, le: '+Inf' })).toBe(1);
-    const changes = (text: string) => sample(text, 'domain_events_total', { type: 'availability' }) ?? 0;
+    const changes = (text: string) =>
+      sample(text, 'domain_events_total', { type: 'availability' }) ?? 0;
     expect(changes(after)).toBeGreaterThan(changes(before));
-    expect(sample(after, 'notification_outbox_backlog')).toBe((sample(before, 'notification_outbox_backlog') ?? 0) + 1);
+    expect(sample(after, 'notification_outbox_backlog')).toBe(
+      (sample(before, 'notification_outbox_backlog') ?? 0) + 1,
+    );
     await ctx.dbs.privateSql.query('DELETE FROM notification_outbox');
   });
 

@@ -56,7 +56,10 @@ class Receiver {
   }
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
@@ -70,11 +73,22 @@ interface Written {
   payload: string;
 }
 
-async function write(dbs: TestDatabases, householdId: number, n: number, tag: string): Promise<Written[]> {
+async function write(
+  dbs: TestDatabases,
+  householdId: number,
+  n: number,
+  tag: string,
+): Promise<Written[]> {
   const out: Written[] = [];
   for (let i = 0; i < n; i++) {
     // unusual characters on purpose: the body must arrive byte for byte
-    const payload = JSON.stringify({ householdId: String(householdId), kind: 'confirmed', seq: i, tag, note: 'Zoë ✓ "q" \\ ü' });
+    const payload = JSON.stringify({
+      householdId: String(householdId),
+      kind: 'confirmed',
+      seq: i,
+      tag,
+      note: 'Zoë ✓ "q" \\ ü',
+    });
     const [r] = await dbs.privateSql.query<ResultSetHeader>(
       'INSERT INTO notification_outbox (household_id, registration_id, kind, payload) VALUES (?, ?, ?, ?)',
       [householdId, 1000 + i, 'confirmed', payload],
@@ -150,7 +164,11 @@ describe('notification outbox dispatcher', () => {
   afterAll(async () => dbs.drop());
 
   it('delivers every message as written, signed, in order per household, through failures', async () => {
-    const written = interleave(await write(dbs, 1, 5, 'a'), await write(dbs, 2, 5, 'b'), await write(dbs, 3, 5, 'c'));
+    const written = interleave(
+      await write(dbs, 1, 5, 'a'),
+      await write(dbs, 2, 5, 'b'),
+      await write(dbs, 3, 5, 'c'),
+    );
     let calls = 0;
     receiver.decide = () => (++calls <= 7 ? 500 : 204);
     await start();
@@ -158,10 +176,14 @@ describe('notification outbox dispatcher', () => {
     checkDelivery(receiver, written);
     expect(receiver.requests.filter((r) => r.status >= 500)).toHaveLength(7);
     await until(async () => {
-      const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL');
+      const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
+      );
       return Number(rows[0].n) === 0;
     });
-    const [failed] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE last_error IS NOT NULL');
+    const [failed] = await dbs.privateSql.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM notification_outbox WHERE last_error IS NOT NULL',
+    );
     expect(Number(failed[0].n)).toBe(0);
   });
 
@@ -193,7 +215,10 @@ describe('notification outbox dispatcher', () => {
     // the later ones only after the first was given up
     const firstLater = receiver.requests.findIndex((r) => r.id !== doomed);
     expect(receiver.requests.slice(firstLater).some((r) => r.id === doomed)).toBe(false);
-    const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT sent_at, last_error FROM notification_outbox WHERE id = ?', [doomed]);
+    const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
+      'SELECT sent_at, last_error FROM notification_outbox WHERE id = ?',
+      [doomed],
+    );
     expect(rows[0].sent_at).not.toBeNull();
     expect(rows[0].last_error).toMatch(/gave up: webhook answered 500/);
   });
@@ -213,25 +238,41 @@ describe('notification outbox dispatcher', () => {
         .expect(201);
     const confirmed = (await post(first.sub)).body;
     const waitlisted = (await post(second.sub)).body;
-    await request(ctx.http).delete(`/api/v1/registrations/${confirmed.id}`).set('Authorization', bearer(first.sub)).expect(200);
+    await request(ctx.http)
+      .delete(`/api/v1/registrations/${confirmed.id}`)
+      .set('Authorization', bearer(first.sub))
+      .expect(200);
     const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
       'SELECT id, household_id, registration_id, kind, payload FROM notification_outbox ORDER BY id',
     );
-    const kinds = (household: string) => rows.filter((r) => String(r.household_id) === household).map((r) => r.kind);
+    const kinds = (household: string) =>
+      rows.filter((r) => String(r.household_id) === household).map((r) => r.kind);
     expect(kinds(first.id)).toEqual(['confirmed', 'cancelled']);
     expect(kinds(second.id)).toEqual(['waitlisted', 'promoted']);
-    const written = rows.map((r) => ({ id: String(r.id), householdId: String(r.household_id), payload: String(r.payload) }));
+    const written = rows.map((r) => ({
+      id: String(r.id),
+      householdId: String(r.household_id),
+      payload: String(r.payload),
+    }));
     await until(() => receiver.accepted().length >= written.length);
     checkDelivery(receiver, written);
-    const promoted = JSON.parse(receiver.accepted().find((r) => r.id === written[written.length - 1].id)!.body);
-    expect(promoted).toMatchObject({ registrationId: waitlisted.id, householdId: second.id, status: 'confirmed' });
+    const promoted = JSON.parse(
+      receiver.accepted().find((r) => r.id === written[written.length - 1].id)!.body,
+    );
+    expect(promoted).toMatchObject({
+      registrationId: waitlisted.id,
+      householdId: second.id,
+      status: 'confirmed',
+    });
   });
 
   it('without a webhook, marks messages sent after logging ids and kind only', async () => {
     await write(dbs, 7, 2, 'g');
     await start({ NOTIFY_WEBHOOK_URL: '' });
     await until(async () => {
-      const [rows] = await dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL');
+      const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
+      );
       return Number(rows[0].n) === 0;
     });
     expect(receiver.requests).toHaveLength(0);

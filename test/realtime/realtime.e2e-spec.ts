@@ -40,7 +40,9 @@ class Client {
   readonly availability: { at: number; body: Availability }[] = [];
   readonly registrations: RegistrationEvent[] = [];
   constructor(readonly socket: Socket) {
-    socket.on('availability', (body: Availability) => this.availability.push({ at: Date.now(), body }));
+    socket.on('availability', (body: Availability) =>
+      this.availability.push({ at: Date.now(), body }),
+    );
     socket.on('registration', (body: RegistrationEvent) => this.registrations.push(body));
   }
 
@@ -61,7 +63,12 @@ describe('real time over two instances sharing Redis', () => {
   const clients: Socket[] = [];
 
   const connect = async (url: string, auth?: { token: string }): Promise<Client> => {
-    const socket = io(`${url}/realtime`, { transports: ['websocket'], auth, reconnection: false, forceNew: true });
+    const socket = io(`${url}/realtime`, {
+      transports: ['websocket'],
+      auth,
+      reconnection: false,
+      forceNew: true,
+    });
     clients.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -99,7 +106,9 @@ describe('real time over two instances sharing Redis', () => {
     const ack = await client.subscribe(s.dateId);
     const http = await request(a.http).get(`/api/v1/event-dates/${s.dateId}`).expect(200);
     expect(ack).toEqual(http.body);
-    expect(await client.subscribe(987654)).toMatchObject({ error: { code: 'EVENT_DATE_NOT_FOUND' } });
+    expect(await client.subscribe(987654)).toMatchObject({
+      error: { code: 'EVENT_DATE_NOT_FOUND' },
+    });
     expect(await client.subscribe('x')).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
   });
 
@@ -152,13 +161,23 @@ describe('real time over two instances sharing Redis', () => {
     expect(waitlisted).toMatchObject({ status: 'waitlisted', waitlistPosition: 1 });
     await until(() => waitingClient.registrations.some((r) => r.status === 'waitlisted'));
 
-    await request(b.http).delete(`/api/v1/registrations/${confirmed.id}`).set('Authorization', bearer(first.sub)).expect(200);
+    await request(b.http)
+      .delete(`/api/v1/registrations/${confirmed.id}`)
+      .set('Authorization', bearer(first.sub))
+      .expect(200);
     await until(() => waitingClient.registrations.some((r) => r.status === 'confirmed'));
     const promoted = waitingClient.registrations.find((r) => r.status === 'confirmed')!;
-    expect(promoted).toEqual({ id: waitlisted.id, status: 'confirmed', waitlistPosition: null, at: expect.any(String) });
+    expect(promoted).toEqual({
+      id: waitlisted.id,
+      status: 'confirmed',
+      waitlistPosition: null,
+      at: expect.any(String),
+    });
     for (const r of waitingClient.registrations) expect(r.id).toBe(waitlisted.id);
 
-    await until(() => anonymous.availability.some((x) => x.body.reserved === 1 && x.body.waitlist.length === 0));
+    await until(() =>
+      anonymous.availability.some((x) => x.body.reserved === 1 && x.body.waitlist.length === 0),
+    );
     await sleep(300);
     expect(bystanderClient.registrations).toEqual([]);
     expect(anonymous.registrations).toEqual([]);
@@ -171,7 +190,12 @@ describe('real time over two instances sharing Redis', () => {
       token(h.sub, ['participant'], { expiresIn: -10 }),
       'not-a-jwt',
     ]) {
-      const socket = io(`${urlA}/realtime`, { transports: ['websocket'], auth: { token: bad }, reconnection: false, forceNew: true });
+      const socket = io(`${urlA}/realtime`, {
+        transports: ['websocket'],
+        auth: { token: bad },
+        reconnection: false,
+        forceNew: true,
+      });
       clients.push(socket);
       const error = await new Promise<Error & { data?: { code?: string } }>((resolve, reject) => {
         socket.once('connect_error', resolve);
@@ -189,8 +213,14 @@ describe('real time over two instances sharing Redis', () => {
     const events = b.app.get(DomainEvents);
     const started = Date.now();
     for (let i = 1; i <= 200; i++) {
-      await dbs.publicSql.query('UPDATE event_slots SET reserved = ? WHERE event_slot_id = ?', [i, s.slotIds[0]]);
-      await dbs.publicSql.query('UPDATE event_dates SET reserved = ? WHERE event_date_id = ?', [i, s.dateId]);
+      await dbs.publicSql.query('UPDATE event_slots SET reserved = ? WHERE event_slot_id = ?', [
+        i,
+        s.slotIds[0],
+      ]);
+      await dbs.publicSql.query('UPDATE event_dates SET reserved = ? WHERE event_date_id = ?', [
+        i,
+        s.dateId,
+      ]);
       events.emit({ type: 'availability', eventDateId: s.dateId, at: new Date() });
     }
     const burstSeconds = (Date.now() - started) / 1000;
@@ -235,13 +265,21 @@ describe('real time without Redis', () => {
   it('pushes in process, and readiness does not mention Redis', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 5 });
     const url = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
-    const socket = io(`${url}/realtime`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const socket = io(`${url}/realtime`, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
     const client = new Client(socket);
     try {
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       await client.subscribe(s.dateId);
-      await ctx.dbs.publicSql.query('UPDATE event_dates SET reserved = 4 WHERE event_date_id = ?', [s.dateId]);
-      ctx.app.get(DomainEvents).emit({ type: 'availability', eventDateId: s.dateId, at: new Date() });
+      await ctx.dbs.publicSql.query('UPDATE event_dates SET reserved = 4 WHERE event_date_id = ?', [
+        s.dateId,
+      ]);
+      ctx.app
+        .get(DomainEvents)
+        .emit({ type: 'availability', eventDateId: s.dateId, at: new Date() });
       await until(() => client.availability.length > 0);
       expect(client.availability[0].body.reserved).toBe(4);
     } finally {

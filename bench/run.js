@@ -160,7 +160,9 @@ function markdown(results) {
   const m = results.machine;
   const s = results.scenarios;
   const row = (name, r, extra = '') =>
-    `| ${name} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50, 1)} | ${fmt(r.latencyMs.p95, 1)} | ${fmt(r.latencyMs.p99, 1)} | ${errs(r)} | ${fmt(r.peakRssMb)} | ${extra} |`;
+    !r?.latencyMs
+      ? `| ${name} | – | – | – | – | – | – | ${r?.skipped ?? 'not run'} |`
+      : `| ${name} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50, 1)} | ${fmt(r.latencyMs.p95, 1)} | ${fmt(r.latencyMs.p99, 1)} | ${errs(r)} | ${fmt(r.peakRssMb)} | ${extra} |`;
   const lines = [
     `# Benchmark: the 9:00 rush`,
     '',
@@ -176,14 +178,27 @@ function markdown(results) {
   if (s.households) lines.push(row('households (HTTP)', s.households, `${s.households.requests} created`));
   if (s.rush) lines.push(row('1 rush', s.rush, `${results.options.rushHouseholds} at once, cap ${results.options.rushCapacity}; RSS after ${fmt(s.rush.rssAfterMb)} MB`));
   if (s.spread) lines.push(row('2 spread', s.spread, `${results.options.spreadClients} clients, ${s.spread.seconds}s`));
-  if (s.churn && !s.churn.skipped) lines.push(row('3 churn', s.churn, `${s.churn.shape.cancelConfirmed + s.churn.shape.cancelWaitlisted} cancels + ${s.churn.shape.newcomers} new`));
+  if (s.churn) lines.push(row('3 churn', s.churn, s.churn.shape ? `${s.churn.shape.cancelConfirmed + s.churn.shape.cancelWaitlisted} cancels + ${s.churn.shape.newcomers} new` : ''));
   if (s.reads) lines.push(row('4 reads', s.reads, `${results.options.readClients} clients`));
-  if (s.push) {
+  if (s.push?.skipped) lines.push(row('5 push', s.push));
+  else if (s.push) {
     const p = s.push;
     lines.push(row('5 push (rush, 2 instances)', { ...p.http, peakRssMb: p.peakRssMb }, `push delay p50/p95/p99 ${fmt(p.pushDelayMs.p50, 1)}/${fmt(p.pushDelayMs.p95, 1)}/${fmt(p.pushDelayMs.p99, 1)} ms, ${p.pushDelayMs.count} pushes to ${p.connected} subscribers`));
   }
   lines.push('', `rush_ratio = ${results.goals.rushRatio} · spread_ratio = ${results.goals.spreadRatio}`, '', '| goal | result | detail |', '| --- | --- | --- |');
   for (const g of results.goals.list) lines.push(`| ${g.name} | ${g.result} | ${g.detail} |`);
+  const profiled = Object.entries(s).flatMap(([name, r]) =>
+    name === 'ceiling' ? [['ceiling rush', r?.rush], ['ceiling spread', r?.spread]] : [[name, r]],
+  );
+  const where = [];
+  for (const [name, r] of profiled) {
+    const cpu = r?.profile?.cpu?.byPackage?.slice(0, 6).map((p) => `${p.name} ${p.pct}%`).join(', ');
+    const db = r?.profile?.db?.top?.slice(0, 3).map((t) => `${t.avgActive} × \`${t.statement.slice(0, 90)}\``).join('<br>');
+    if (cpu || db) where.push(`| ${name} | ${cpu ?? '–'} | ${db || '–'} |`);
+  }
+  if (where.length) {
+    lines.push('', '### Where the time goes', '', '| scenario | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- |', ...where);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -304,8 +319,8 @@ async function main() {
 
   // The timed part of a scenario: CPU profile of the single instance (with --cpu-prof) and
   // the statements MariaDB is busy with.
-  ctx.measure = (label) => {
-    const server = ctx.server;
+  ctx.measure = (label, { cpu = true } = {}) => {
+    const server = cpu ? ctx.server : undefined;
     const sampler = opts.dbSample ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start() : undefined;
     const profiling = opts.cpuProf && server?.profileFile;
     if (profiling) {
@@ -327,7 +342,20 @@ async function main() {
     };
   };
 
-  await runScenario('ceiling', require('./scenarios/ceiling').run);
+  // Each ceiling shape runs right before the scenario it is compared with: on a shared,
+  // noisy machine, figures taken minutes apart are not comparable.
+  const { runShape } = require('./scenarios/ceiling');
+  if (opts.only.has('ceiling')) results.scenarios.ceiling = { pools: { public: ctx.publicPoolSize, private: ctx.privatePoolSize } };
+  const ceiling = async (shape) => {
+    if (!opts.only.has('ceiling')) return;
+    log(`ceiling (${shape} shape): running`);
+    try {
+      results.scenarios.ceiling[shape] = await runShape(ctx, shape);
+    } catch (error) {
+      log(`ceiling ${shape}: FAILED ${error.stack}`);
+      results.scenarios.ceiling[shape] = { skipped: `error: ${error.message}` };
+    }
+  };
 
   const single = ['households', 'rush', 'spread', 'churn', 'reads'].filter((n) => opts.only.has(n));
   if (single.length) {
@@ -338,6 +366,7 @@ async function main() {
     onCleanup(() => Promise.allSettled([ctx.client.destroy(), ctx.setupClient.destroy()]));
     results.idleRssMb = ctx.server.rss();
     for (const name of single) {
+      if (name === 'rush' || name === 'spread') await ceiling(name);
       await runScenario(name, require(`./scenarios/${name}`).run);
       if (ctx.server.exited) {
         // a crash is a finding: record it, and give the next scenario a fresh instance
@@ -356,6 +385,10 @@ async function main() {
     children.delete(ctx.server);
     ctx.server = undefined;
   }
+
+  // ceiling shapes whose scenario was not selected
+  if (!opts.only.has('rush')) await ceiling('rush');
+  if (!opts.only.has('spread')) await ceiling('spread');
 
   if (opts.only.has('push')) {
     log('starting two server instances sharing Redis');
@@ -378,7 +411,7 @@ async function main() {
   console.log(`spread_ratio=${results.goals.spreadRatio}`);
   for (const g of results.goals.list) console.log(`goal ${g.result.padEnd(7)} ${g.name}: ${g.detail}`);
   const profiled = Object.entries(results.scenarios).flatMap(([name, r]) =>
-    name === 'ceiling' ? [['ceiling rush', r.rush], ['ceiling spread', r.spread]] : [[name, r]],
+    name === 'ceiling' ? [['ceiling rush', r?.rush], ['ceiling spread', r?.spread]] : [[name, r]],
   );
   for (const [name, r] of profiled) {
     if (r?.profile?.cpu) {

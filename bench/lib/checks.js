@@ -9,7 +9,8 @@ const HOLDS = new Set(['confirmed', 'checked_in']);
  * registrations that hold capacity under it, capacity never exceeded, status counts, and
  * the waitlist of each target in arrival order (ids ascending with queued_at).
  */
-async function checkDate(dbs, dateId) {
+async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
+  const settled = await settle(dbs, dateId, settleMs);
   const [[date]] = await dbs.pub.query('SELECT capacity, reserved FROM event_dates WHERE event_date_id = ?', [dateId]);
   const [hours] = await dbs.pub.query('SELECT event_hour_id AS id, capacity, reserved FROM event_hours WHERE event_date_id = ?', [dateId]);
   const hourIds = hours.map((h) => h.id);
@@ -68,6 +69,7 @@ async function checkDate(dbs, dateId) {
 
   return {
     dateId,
+    settled,
     registrations: regs.length,
     statuses,
     capacity: Number(date.capacity),
@@ -82,6 +84,23 @@ async function checkDate(dbs, dateId) {
     mismatchCount: mismatches.length,
     overCapacity: overCapacity.slice(0, 20),
   };
+}
+
+/**
+ * Waits (up to `limitMs`) until no registration of the date is pending or owned by a saga in
+ * flight, e.g. requests the client gave up on, so the counters are compared at rest.
+ */
+async function settle(dbs, dateId, limitMs) {
+  const t0 = Date.now();
+  for (;;) {
+    const [[{ n }]] = await dbs.priv.query(
+      "SELECT COUNT(*) AS n FROM event_registrations WHERE event_date_id = ? AND (status = 'pending' OR pending_saga_id IS NOT NULL)",
+      [dateId],
+    );
+    if (Number(n) === 0) return { ms: Date.now() - t0, inFlight: 0 };
+    if (Date.now() - t0 > limitMs) return { ms: Date.now() - t0, inFlight: Number(n) };
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The waitlist of one slot in promotion order (queued_at, then id). */

@@ -8,8 +8,9 @@ function pool(origin, connections) {
     connections,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    headersTimeout: 60_000,
-    bodyTimeout: 60_000,
+    // generous: a slow answer is a latency to report, not an error
+    headersTimeout: 180_000,
+    bodyTimeout: 180_000,
     connectTimeout: 30_000,
   });
 }

@@ -78,11 +78,11 @@ async function run(ctx) {
   const peakRssMb = ctx.server.peakRss;
   await sleep(500);
 
+  const checks = await checkDate(ctx.dbs, date.dateId);
   const confirmedAfter = await idsWithStatus(ctx.dbs, slotId, 'confirmed');
   const newcomerIds = results.filter((x) => x.op.kind === 'register' && x.r.status === 201).map((x) => String(x.r.body.id));
   const confirmedSet = new Set(confirmedAfter);
   const cancelResponses = results.filter((x) => x.op.kind === 'cancel');
-  const checks = await checkDate(ctx.dbs, date.dateId);
   checks.confirmedEqualsCapacity = confirmedAfter.length === capacity;
   const expectedSet = new Set(expectedConfirmed);
   checks.promotedInOrder =

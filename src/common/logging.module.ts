@@ -41,7 +41,9 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
             }),
           },
           // probes and scrapes every few seconds would drown the request log
-          autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' || req.url === '/metrics' },
+          autoLogging: {
+            ignore: (req: IncomingMessage) => req.url === '/health/live' || req.url === '/metrics',
+          },
         },
       }),
     }),

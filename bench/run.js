@@ -194,10 +194,12 @@ function markdown(results) {
   for (const [name, r] of profiled) {
     const cpu = r?.profile?.cpu?.byPackage?.slice(0, 6).map((p) => `${p.name} ${p.pct}%`).join(', ');
     const db = r?.profile?.db?.top?.slice(0, 3).map((t) => `${t.avgActive} × \`${t.statement.slice(0, 90)}\``).join('<br>');
-    if (cpu || db) where.push(`| ${name} | ${cpu ?? '–'} | ${db || '–'} |`);
+    const per = r?.profile?.db?.statements?.perRequest;
+    const trips = per ? `public ${per.public} (${per.publicCommits} commits), private ${per.private} (${per.privateCommits} commits)` : '–';
+    if (cpu || db) where.push(`| ${name} | ${trips} | ${cpu ?? '–'} | ${db || '–'} |`);
   }
   if (where.length) {
-    lines.push('', '### Where the time goes', '', '| scenario | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- |', ...where);
+    lines.push('', '### Where the time goes', '', '| scenario | statements per request | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- | --- |', ...where);
   }
   return lines.join('\n') + '\n';
 }
@@ -300,6 +302,16 @@ async function main() {
     try {
       results.scenarios[name] = await fn(ctx);
       const r = results.scenarios[name];
+      const st = r.profile?.db?.statements;
+      const ops = r.http?.requests ?? r.requests;
+      if (st && ops) {
+        st.perRequest = {
+          public: Number((st.public.total / ops).toFixed(2)),
+          private: Number((st.private.total / ops).toFixed(2)),
+          publicCommits: Number(((st.public.COMMIT ?? 0) / ops).toFixed(2)),
+          privateCommits: Number(((st.private.COMMIT ?? 0) / ops).toFixed(2)),
+        };
+      }
       const shown = name === 'ceiling' ? r.rush : name === 'push' ? r.pushDelayMs : r;
       log(`${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors })}`);
     } catch (error) {
@@ -319,9 +331,36 @@ async function main() {
 
   // The timed part of a scenario: CPU profile of the single instance (with --cpu-prof) and
   // the statements MariaDB is busy with.
+  const queryCounts = async (servers) => {
+    const total = { public: {}, private: {} };
+    for (const counts of await Promise.all(servers.map((srv) => srv.queryCounts()))) {
+      for (const [database, byKeyword] of Object.entries(counts)) {
+        const side = database === dbs.publicName ? 'public' : database === dbs.privateName ? 'private' : undefined;
+        if (!side) continue;
+        for (const [k, n] of Object.entries(byKeyword)) total[side][k] = (total[side][k] ?? 0) + n;
+      }
+    }
+    return total;
+  };
+  const minus = (after, before) => {
+    const out = {};
+    for (const side of ['public', 'private']) {
+      out[side] = {};
+      let sum = 0;
+      for (const [k, n] of Object.entries(after[side])) {
+        const d = n - (before[side][k] ?? 0);
+        if (d > 0) out[side][k] = d;
+        sum += d;
+      }
+      out[side].total = sum;
+    }
+    return out;
+  };
   ctx.measure = (label, { cpu = true } = {}) => {
     const server = cpu ? ctx.server : undefined;
+    const servers = cpu ? (ctx.server ? [ctx.server] : ctx.servers ?? []) : [];
     const sampler = opts.dbSample ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start() : undefined;
+    const countsBefore = queryCounts(servers);
     const profiling = opts.cpuProf && server?.profileFile;
     if (profiling) {
       rmSync(server.profileFile, { force: true });
@@ -330,6 +369,8 @@ async function main() {
     return {
       async stop() {
         const db = sampler?.stop();
+        // statements the server(s) sent during the timed part (background jobs included)
+        if (servers.length) db.statements = minus(await queryCounts(servers), await countsBefore);
         if (!profiling) return { db };
         server.message({ benchProfile: 'stop' });
         for (let i = 0; i < 100 && !existsSync(server.profileFile); i++) await sleep(100);
@@ -417,6 +458,10 @@ async function main() {
     if (r?.profile?.cpu) {
       console.log(`\nCPU profile of the server during ${name} (${r.profile.cpu.file}), self time by package:`);
       for (const p of r.profile.cpu.byPackage.slice(0, 10)) console.log(`  ${String(p.pct).padStart(5)}%  ${p.name}`);
+    }
+    const per = r?.profile?.db?.statements?.perRequest;
+    if (per) {
+      console.log(`\nStatements per request during ${name}: public ${per.public} (${per.publicCommits} COMMIT), private ${per.private} (${per.privateCommits} COMMIT)`);
     }
     if (r?.profile?.db?.top.length) {
       console.log(`\nMariaDB during ${name}: statements in flight (average count | db | state | statement):`);

@@ -1,25 +1,53 @@
 'use strict';
 
-// Preloaded into the server (node -r) by `npm run bench -- --cpu-prof`. The harness sends
-// {benchProfile: 'start'} over the IPC channel to start a fresh CPU profile, and
-// {benchProfile: 'stop'} to write it to BENCH_CPU_PROFILE_FILE. (Signals are taken: Nest's
-// shutdown hooks listen to SIGUSR2 too, and --cpu-prof writes nothing when Nest re-raises
-// SIGTERM.)
+// Preloaded into the server (node -r) by the bench; talks to it over the IPC channel.
+//  {benchCount: 'read'}      -> {benchCounts: {<database>: {<first keyword>: n}}}: the
+//                               statements (round trips) sent through mysql2 so far.
+//  {benchProfile: 'start'}   -> starts a fresh CPU profile (with BENCH_CPU_PROFILE_FILE),
+//  {benchProfile: 'stop'}    -> writes it there.
+// (Signals are taken: Nest's shutdown hooks listen to SIGUSR2 too, and --cpu-prof writes
+// nothing when Nest re-raises SIGTERM.)
 
 const inspector = require('node:inspector');
 const { writeFileSync } = require('node:fs');
 
-const file = process.env.BENCH_CPU_PROFILE_FILE;
-if (file && process.channel) {
+if (process.channel) {
   // the channel must not keep the server alive after SIGTERM
   process.channel.unref();
-  const session = new inspector.Session();
-  session.connect();
-  session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 250 }));
+
+  const counts = {};
+  try {
+    // the package exports only its entry point: reach the base class through Connection
+    const base = Object.getPrototypeOf(require('mysql2').Connection.prototype);
+    for (const method of ['query', 'execute']) {
+      const original = base[method];
+      base[method] = function counted(sql, ...rest) {
+        const text = typeof sql === 'string' ? sql : sql?.sql ?? '';
+        const keyword = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? '?';
+        const db = this.config?.database ?? '?';
+        counts[db] ??= {};
+        counts[db][keyword] = (counts[db][keyword] ?? 0) + 1;
+        return original.call(this, sql, ...rest);
+      };
+    }
+  } catch {
+    // another mysql2 layout: no counts
+  }
+
+  const file = process.env.BENCH_CPU_PROFILE_FILE;
+  let session;
+  if (file) {
+    session = new inspector.Session();
+    session.connect();
+    session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 250 }));
+  }
+
   process.on('message', (msg) => {
-    if (msg?.benchProfile === 'start') {
+    if (msg?.benchCount === 'read') {
+      process.send({ benchCounts: counts });
+    } else if (session && msg?.benchProfile === 'start') {
       session.post('Profiler.start');
-    } else if (msg?.benchProfile === 'stop') {
+    } else if (session && msg?.benchProfile === 'stop') {
       session.post('Profiler.stop', (error, result) => {
         if (!error) writeFileSync(file, JSON.stringify(result.profile));
       });

@@ -90,9 +90,28 @@ class ServerProcess {
     throw new Error(`${this.name} was not ready after ${timeoutMs} ms (${last}); see ${this.logFile}`);
   }
 
-  /** For the CPU profile hook (only when started with it). */
+  /** To server-hook.js. */
   message(msg) {
     if (!this.exited && this.child.connected) this.child.send(msg);
+  }
+
+  /** Statements sent to MariaDB so far, by database and first keyword (see server-hook.js). */
+  queryCounts() {
+    if (this.exited || !this.child.connected) return Promise.resolve({});
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        resolve({});
+      }, 2000);
+      const onMessage = (m) => {
+        if (!m?.benchCounts) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(m.benchCounts);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ benchCount: 'read' });
+    });
   }
 
   /** SIGTERM (the server drains and exits), SIGKILL after `graceMs`. */
@@ -114,15 +133,10 @@ async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
   const port = await freePort();
   const logFile = join(resultsDir, `server-${name}.log`);
   const log = createWriteStream(logFile);
-  const args = [];
   const childEnv = { ...process.env, ...env, PORT: String(port) };
-  if (cpuProfileFile) {
-    args.push('-r', join(__dirname, 'cpu-profile-hook.js'));
-    childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
-  }
-  args.push(join(dist, 'main.js'));
-  const stdio = cpuProfileFile ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio });
+  if (cpuProfileFile) childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
+  const args = ['-r', join(__dirname, 'server-hook.js'), join(dist, 'main.js')];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const server = new ServerProcess(name, port, child, logFile);

@@ -238,6 +238,31 @@ describe('real time over two instances sharing Redis', () => {
     }
   });
 
+  it('coalesces concurrent registrations over HTTP, the last push matching the final counters', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 40 });
+    const households = await Promise.all(
+      Array.from({ length: 30 }, () => createHousehold(dbs.privateSql)),
+    );
+    const client = await connect(urlA);
+    await client.subscribe(s.dateId);
+    await Promise.all(
+      households.map((h, i) =>
+        request(i % 2 === 0 ? b.http : a.http)
+          .post('/api/v1/registrations')
+          .set('Authorization', bearer(h.sub))
+          .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
+          .expect(201),
+      ),
+    );
+    await until(() => client.availability.some((x) => x.body.reserved === 30), 3000);
+    await sleep(600);
+    const pushes = client.availability;
+    expect(pushes.length).toBeLessThan(30);
+    const last = pushes[pushes.length - 1].body;
+    expect(last.reserved).toBe(30);
+    expect(last.hours[0].slots[0]).toMatchObject({ reserved: 30, available: 10 });
+  });
+
   it('stops pushing a date after unsubscribe', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 5 });
     const client = await connect(urlA);
@@ -287,5 +312,20 @@ describe('real time without Redis', () => {
     }
     const ready = await request(ctx.http).get('/health/ready').expect(200);
     expect(ready.body.info.redis).toBeUndefined();
+  });
+});
+
+describe('real time with Redis unreachable', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestApp({ NOTIFY_POLL_MS: '0', REDIS_URL: 'redis://127.0.0.1:1' });
+  });
+  afterAll(async () => ctx.close());
+
+  it('still boots, and readiness says Redis is down', async () => {
+    // the same app with both databases up answers 200 (see above): here only Redis is missing
+    const ready = await request(ctx.http).get('/health/ready').expect(503);
+    expect(ready.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE' });
+    await request(ctx.http).get('/health/live').expect(200);
   });
 });

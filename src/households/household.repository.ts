@@ -124,8 +124,8 @@ export class HouseholdRepository {
           'SELECT household_id FROM accounts WHERE sub = ? FOR UPDATE',
           [sub],
         );
-        if (rows[0]?.household_id !== null && rows[0]?.household_id !== undefined)
-          throw householdExists();
+        const linked = rows[0]?.household_id;
+        if (linked !== null && linked !== undefined) throw householdExists();
       }
       const result = await manager.query<{ insertId: number | string }>(
         'INSERT INTO households (created_by) VALUES (?)',

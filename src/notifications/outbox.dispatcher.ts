@@ -50,7 +50,10 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnModuleDestroy
     let delivered = 0;
     while (!this.stopped) {
       const batch = await this.outbox.claimDue(BATCH, LEASE_MS);
-      await Promise.all(batch.map((message) => this.deliver(message)));
+      // settle every delivery before the next claim (or shutdown), even when one fails
+      const results = await Promise.allSettled(batch.map((message) => this.deliver(message)));
+      const failure = results.find((r) => r.status === 'rejected');
+      if (failure) throw failure.reason;
       delivered += batch.length;
       if (batch.length < BATCH) break;
     }

@@ -7,6 +7,7 @@ import { bearer, createTestApp, TestContext } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
 import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
+import { NotificationOutboxRepository } from '../../src/notifications/notification-outbox.repository';
 
 const SECRET = 'webhook-secret-for-tests';
 
@@ -15,6 +16,7 @@ interface Received {
   body: string;
   signature: string | undefined;
   status: number;
+  at: number;
 }
 
 /** A webhook receiver whose answer to each request is decided by `decide` (default 204). */
@@ -39,6 +41,7 @@ class Receiver {
           body: Buffer.concat(chunks).toString('utf8'),
           signature: typeof signature === 'string' ? signature : undefined,
           status,
+          at: Date.now(),
         });
         res.writeHead(status).end();
       });
@@ -201,6 +204,22 @@ describe('notification outbox dispatcher', () => {
     await start();
     await start();
     await until(() => new Set(receiver.accepted().map((r) => r.id)).size >= written.length);
+    checkDelivery(receiver, written);
+  });
+
+  it('redelivers a message claimed by a dispatcher that died mid-delivery once its lease runs out', async () => {
+    const written = interleave(await write(dbs, 8, 2, 'h'), await write(dbs, 9, 2, 'i'));
+    // a dispatcher claims the heads and dies before recording anything
+    const crashed = await start({ NOTIFY_POLL_MS: '0' });
+    const claimed = await crashed.app.get(NotificationOutboxRepository).claimDue(10, 700);
+    expect(claimed.map((m) => m.id).sort()).toEqual([written[0].id, written[2].id].sort());
+    const claimedAt = Date.now();
+    await start();
+    await until(() => receiver.accepted().length >= written.length);
+    const firstDelivery = receiver.requests[0];
+    expect([written[0].id, written[2].id]).toContain(firstDelivery.id);
+    // nothing of those households went out while the lease was held
+    expect(firstDelivery.at - claimedAt).toBeGreaterThanOrEqual(600);
     checkDelivery(receiver, written);
   });
 

@@ -43,7 +43,6 @@ export function configureApp(app: NestExpressApplication): void {
   app.use(hostileInputMiddleware);
   app.useGlobalPipes(validationPipe());
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));
-  app.enableShutdownHooks();
   setupSwagger(app);
 }
 

@@ -69,23 +69,34 @@ export class ReconciliationRepository {
     return rows.map((r) => Number(r.id));
   }
 
-  /** Claims up to `limit` sagas whose lease expired (SKIP LOCKED: instances never share one). */
-  async claimStuck(limit: number, leaseSeconds: number): Promise<string[]> {
+  /**
+   * Claims every unfinished saga of one date, provided all their leases have expired (a live
+   * lease means a request, or another instance's recovery, is working there: the date is left
+   * alone). Recovery settles a date as a whole because its counters are shared by all its sagas.
+   */
+  async claimStuckDate(leaseSeconds: number, exclude: number[]): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
     return translatePrivateError(() =>
       this.db.transaction(async (m) => {
-        const rows = (await m.query(
-          `SELECT id FROM registration_sagas WHERE state IN ('taking', 'releasing') AND lease_until < NOW(6)
-            ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [limit],
-        )) as { id: string }[];
-        const ids = rows.map((r) => String(r.id));
-        if (ids.length > 0) {
-          await m.query('UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)', [
-            leaseSeconds,
-            ids,
-          ]);
-        }
-        return ids;
+        const [first] = (await m.query(
+          `SELECT event_date_id FROM registration_sagas
+            WHERE state IN ('taking', 'releasing') AND lease_until < NOW(6) ${exclude.length > 0 ? 'AND event_date_id NOT IN (?)' : ''}
+            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          exclude.length > 0 ? [exclude] : [],
+        )) as { event_date_id: number }[];
+        if (!first) return undefined;
+        const eventDateId = Number(first.event_date_id);
+        const sagas = (await m.query(
+          `SELECT id, (lease_until < NOW(6)) AS expired FROM registration_sagas
+            WHERE event_date_id = ? AND state IN ('taking', 'releasing') ORDER BY id FOR UPDATE`,
+          [eventDateId],
+        )) as { id: string; expired: number | string }[];
+        if (sagas.some((saga) => Number(saga.expired) !== 1)) return { eventDateId, sagaIds: [] };
+        const sagaIds = sagas.map((saga) => String(saga.id));
+        await m.query('UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)', [
+          leaseSeconds,
+          sagaIds,
+        ]);
+        return { eventDateId, sagaIds };
       }),
     );
   }

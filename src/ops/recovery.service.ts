@@ -54,19 +54,24 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     this.timer.unref();
   }
 
-  /** One pass: claims the sagas whose lease expired and recovers each. */
+  /** One pass: claims dates whose sagas all outlived their lease, and recovers each date. */
   async tick(): Promise<Map<string, RecoveryOutcome>> {
     const outcomes = new Map<string, RecoveryOutcome>();
-    const ids = await this.reconciliation.claimStuck(20, this.config.sagaGraceSeconds);
-    for (const id of ids) {
-      if (this.stopped) break;
-      const outcome = await this.recover(id).catch((error: unknown) => {
-        this.logger.warn({ sagaId: id, err: String(error) }, 'saga recovery deferred');
-        return 'deferred' as const;
+    const seen: number[] = [];
+    for (let i = 0; i < 20 && !this.stopped; i++) {
+      const claim = await this.reconciliation.claimStuckDate(this.config.sagaGraceSeconds, seen);
+      if (!claim) break;
+      seen.push(claim.eventDateId);
+      if (claim.sagaIds.length === 0) continue;
+      const results = await this.recoverDate(claim.eventDateId, claim.sagaIds).catch((error: unknown) => {
+        this.logger.warn({ eventDateId: claim.eventDateId, err: String(error) }, 'recovery deferred');
+        return new Map(claim.sagaIds.map((id) => [id, 'deferred' as RecoveryOutcome]));
       });
-      outcomes.set(id, outcome);
-      if (outcome !== 'deferred') this.metrics.sagaRecovered(outcome);
-      this.logger.log({ sagaId: id, outcome }, 'saga recovered');
+      for (const [id, outcome] of results) {
+        outcomes.set(id, outcome);
+        if (outcome !== 'deferred') this.metrics.sagaRecovered(outcome);
+        this.logger.log({ sagaId: id, eventDateId: claim.eventDateId, outcome }, 'saga recovered');
+      }
     }
     return outcomes;
   }
@@ -83,27 +88,45 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     return this.reconciliation.unfinishedCount();
   }
 
-  private async recover(sagaId: string): Promise<RecoveryOutcome> {
-    const saga = await this.registrations.findSaga(sagaId);
-    if (!saga || (saga.state !== 'taking' && saga.state !== 'releasing')) return 'gone';
-
-    if (saga.state === 'releasing') {
-      const result = await this.reconciler.reconcileDate(saga.eventDateId, { apply: true, ownedSagaIds: [saga.id] });
-      if (result.skipped) return 'deferred';
-      await this.reconciliation.markReleased(saga.id);
-      await this.afterwards(saga.eventDateId);
-      return 'released';
+  // Every saga of the date is ours now. `taking` ones are superseded (so a still-running
+  // original cannot finish them), the counters are reset to the private truth, then releases
+  // are closed and takes run again, oldest first.
+  private async recoverDate(eventDateId: number, sagaIds: string[]): Promise<Map<string, RecoveryOutcome>> {
+    const outcomes = new Map<string, RecoveryOutcome>();
+    const owned: string[] = [];
+    const resumes: { original: string; successor: string }[] = [];
+    const releases: string[] = [];
+    for (const id of sagaIds) {
+      const saga = await this.registrations.findSaga(id);
+      if (!saga || (saga.state !== 'taking' && saga.state !== 'releasing')) {
+        outcomes.set(id, 'gone');
+      } else if (saga.state === 'releasing') {
+        releases.push(id);
+        owned.push(id);
+      } else {
+        const successor = await this.reconciliation.supersede(id, this.config.sagaGraceSeconds);
+        if (!successor) outcomes.set(id, 'gone');
+        else {
+          resumes.push({ original: id, successor });
+          owned.push(successor);
+        }
+      }
     }
-
-    const successor = await this.reconciliation.supersede(saga.id, this.config.sagaGraceSeconds);
-    if (!successor) return 'gone';
-    const result = await this.reconciler.reconcileDate(saga.eventDateId, { apply: true, ownedSagaIds: [successor] });
-    if (result.skipped) return 'deferred';
-    const resumed = await this.registrations.findSaga(successor);
-    if (!resumed) return 'gone';
-    const outcome = await this.saga.resume(resumed);
-    await this.afterwards(saga.eventDateId);
-    return outcome;
+    const result = await this.reconciler.reconcileDate(eventDateId, { apply: true, ownedSagaIds: owned });
+    if (result.skipped) {
+      for (const id of [...releases, ...resumes.map((r) => r.original)]) outcomes.set(id, 'deferred');
+      return outcomes;
+    }
+    for (const id of releases) {
+      await this.reconciliation.markReleased(id);
+      outcomes.set(id, 'released');
+    }
+    for (const { original, successor } of resumes) {
+      const saga = await this.registrations.findSaga(successor);
+      outcomes.set(original, saga ? await this.saga.resume(saga) : 'gone');
+    }
+    await this.afterwards(eventDateId);
+    return outcomes;
   }
 
   private async afterwards(eventDateId: number): Promise<void> {

@@ -85,8 +85,14 @@ export class RegistrationSaga {
       ...input,
       leaseSeconds: this.leaseSeconds,
     });
-    this.failpoints.hit('register.after-intent');
     const saga = await this.mustFindSaga(sagaId);
+    try {
+      this.failpoints.hit('register.after-intent');
+    } catch (error) {
+      // an error (not a crash) before the take: nothing was taken, so undo step 1 as take() does
+      await this.abandon(saga, error);
+      throw error;
+    }
     const outcome = await this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
     return { registrationId, outcome };
   }
@@ -209,7 +215,10 @@ export class RegistrationSaga {
    */
   async resume(saga: SagaRow): Promise<TakeOutcome> {
     const registration = await this.registrations.findById(saga.registrationId);
-    if (!registration || registration.pendingSagaId !== saga.id) return 'full';
+    if (!registration || registration.pendingSagaId !== saga.id) {
+      await this.registrations.abandon(saga, 'ORPHANED');
+      return 'full';
+    }
     const moving = saga.release !== null && saga.plan.eventSlotId !== registration.eventSlotId;
     switch (saga.kind) {
       case 'register':

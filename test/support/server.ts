@@ -2,6 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
+// TEST_DIST lets a developer run these suites against a build of their own while `dist/` is
+// being rebuilt by someone else; CI uses dist/ (npm test builds it first).
+const DIST = process.env.TEST_DIST ?? join(ROOT, 'dist');
 
 export interface ServerProcess {
   url: string;
@@ -17,7 +20,7 @@ let nextPort = 21000 + Math.floor(Math.random() * 8000);
 export async function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
   const port = nextPort++;
   let log = '';
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, [join(DIST, 'main.js')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +59,7 @@ export async function startServer(env: Record<string, string>, timeoutMs = 30_00
 /** Runs the ops CLI (dist/ops/cli.js) and collects its exit code and output. */
 export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/ops/cli.js'), ...args], {
+    const child = spawn(process.execPath, [join(DIST, 'ops/cli.js'), ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
     });

@@ -1,0 +1,168 @@
+import { testEnv, token } from '../support/app';
+import { createTestDatabases, TestDatabases } from '../support/databases';
+import { counterDrift, createHousehold, TestHousehold } from '../support/households';
+import { createSlotDate, seedDimTimes, SlotDate } from '../support/schedule-fixture';
+import { ServerProcess, startServer } from '../support/server';
+
+// Kill-and-recover rounds against the built server. Each round drives registrations, moves and
+// cancels at one date until the server dies (SIGKILL from a failpoint between two saga steps,
+// or from the test at a random moment), then two fresh instances recover at once. Afterwards:
+// counters equal the registrations, nothing is left pending, and every answer a client received
+// is still true.
+
+const FAILPOINTS = [
+  'register.after-intent',
+  'take.before-counters',
+  'take.after-counters',
+  'take.after-confirm',
+  'release.before-counters',
+  'release.after-counters',
+  'cancel.after-intent',
+];
+
+interface Known {
+  status: string;
+  slotId: number | null;
+}
+
+describe('kill and recover', () => {
+  let dbs: TestDatabases;
+  let s: SlotDate;
+  let households: TestHousehold[];
+  let env: Record<string, string>;
+  const known = new Map<string, Known>();
+  const uncertain = new Set<string>();
+  const byHousehold = new Map<string, string>();
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases();
+    await seedDimTimes(dbs.publicSql);
+    s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity: 2 });
+    households = [];
+    for (let i = 0; i < 12; i++) households.push(await createHousehold(dbs.privateSql));
+    env = testEnv(dbs, { SAGA_GRACE_SECONDS: '1', RECOVERY_INTERVAL_MS: '0' });
+  });
+  afterAll(async () => dbs.drop());
+
+  async function call(server: ServerProcess, sub: string, method: string, path: string, body?: object) {
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token(sub)}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  function remember(body: Record<string, unknown>) {
+    if (typeof body.id !== 'string') return;
+    known.set(body.id, { status: String(body.status), slotId: (body.eventSlotId as number | null) ?? null });
+    byHousehold.set(String(body.householdId), body.id);
+    if (body.status === 'cancelled') byHousehold.delete(String(body.householdId));
+  }
+
+  async function drive(server: ServerProcess, operations: number): Promise<void> {
+    const worker = async () => {
+      for (let i = 0; i < operations; i++) {
+        if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+        const h = households[Math.floor(Math.random() * households.length)];
+        const mine = byHousehold.get(h.id);
+        const slot = s.slotIds[Math.floor(Math.random() * s.slotIds.length)];
+        try {
+          if (!mine) {
+            const res = await call(server, h.sub, 'POST', '/api/v1/registrations', { eventDateId: s.dateId, eventSlotId: slot });
+            if (res.status === 201) remember(res.body);
+            else if (res.status >= 500) uncertain.add(`household:${h.id}`);
+          } else if (Math.random() < 0.4) {
+            const res = await call(server, h.sub, 'DELETE', `/api/v1/registrations/${mine}`);
+            if (res.status === 200) remember(res.body);
+            else uncertain.add(mine);
+          } else {
+            const res = await call(server, h.sub, 'PATCH', `/api/v1/registrations/${mine}`, { eventSlotId: slot });
+            if (res.status === 200) remember(res.body);
+            else if (res.status !== 409) uncertain.add(mine);
+          }
+        } catch {
+          // no answer: the server died under this request
+          if (mine) uncertain.add(mine);
+          else uncertain.add(`household:${h.id}`);
+          return;
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  }
+
+  async function recoverAndCheck(): Promise<void> {
+    const recoverers = await Promise.all([
+      startServer({ ...env, RECOVERY_INTERVAL_MS: '150' }),
+      startServer({ ...env, RECOVERY_INTERVAL_MS: '150' }),
+    ]);
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const [[row]] = await dbs.privateSql.query<any[]>(
+          "SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')",
+        );
+        if (Number(row.n) === 0) break;
+        if (Date.now() > deadline) throw new Error(`sagas still unfinished: ${row.n}`);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
+      const [rows] = await dbs.privateSql.query<any[]>(
+        'SELECT id, household_id, status, event_slot_id FROM event_registrations WHERE event_date_id = ?',
+        [s.dateId],
+      );
+      expect(rows.filter((r) => r.status === 'pending')).toEqual([]);
+      const byId = new Map(rows.map((r) => [String(r.id), r]));
+      for (const [id, answer] of known) {
+        if (uncertain.has(id)) continue;
+        const row = byId.get(id);
+        if (answer.status === 'confirmed') expect({ id, status: row?.status, slot: row?.event_slot_id }).toEqual({ id, status: 'confirmed', slot: answer.slotId });
+        if (answer.status === 'cancelled') expect({ id, status: row?.status }).toEqual({ id, status: 'cancelled' });
+        if (answer.status === 'waitlisted') expect(['waitlisted', 'confirmed']).toContain(row?.status);
+      }
+      // no seat left free while someone waits for it
+      const [slots] = await dbs.publicSql.query<any[]>('SELECT event_slot_id AS id, capacity, reserved FROM event_slots WHERE event_slot_id IN (?)', [s.slotIds]);
+      for (const slot of slots) {
+        const waiting = rows.filter((r) => r.status === 'waitlisted' && r.event_slot_id === slot.id);
+        if (slot.reserved < slot.capacity) expect({ slot: slot.id, waiting: waiting.length }).toEqual({ slot: slot.id, waiting: 0 });
+      }
+    } finally {
+      // graceful shutdown: SIGTERM drains and exits 0
+      const codes = await Promise.all(recoverers.map((r) => r.kill('SIGTERM')));
+      expect(codes).toEqual([0, 0]);
+    }
+    // resynchronise the client's view with the database, as a client reloading its list would
+    const [rows] = await dbs.privateSql.query<any[]>(
+      'SELECT id, household_id, status, event_slot_id FROM event_registrations WHERE event_date_id = ?',
+      [s.dateId],
+    );
+    byHousehold.clear();
+    known.clear();
+    for (const r of rows) {
+      if (r.status === 'confirmed' || r.status === 'waitlisted') byHousehold.set(String(r.household_id), String(r.id));
+      known.set(String(r.id), { status: r.status, slotId: r.event_slot_id });
+    }
+    uncertain.clear();
+  }
+
+  it.each(FAILPOINTS)('recovers after a crash at %s', async (failpoint) => {
+    const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:0.35` });
+    await drive(server, 12);
+    await server.kill('SIGKILL');
+    await recoverAndCheck();
+  });
+
+  it.each([1, 2])('recovers after a SIGKILL at a random moment (round %i)', async () => {
+    const server = await startServer(env);
+    const killer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        server.child.kill('SIGKILL');
+        resolve();
+      }, 50 + Math.random() * 400),
+    );
+    await Promise.all([drive(server, 40), killer]);
+    await recoverAndCheck();
+  });
+});

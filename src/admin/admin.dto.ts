@@ -95,7 +95,7 @@ export class PromoteResponse {
 
 export class SettingsBody {
   @ApiPropertyOptional({ example: true, description: 'Whether full targets take a waitlist' })
-  @IsOptional()
+  @ValidateIf((_o, value) => value !== undefined)
   @IsBoolean()
   waitlistEnabled?: boolean;
 
@@ -116,7 +116,7 @@ export class SettingsBody {
     enum: ['household', 'person'],
     description: 'What capacity counts; changes only while the date has no active registration',
   })
-  @IsOptional()
+  @ValidateIf((_o, value) => value !== undefined)
   @IsIn(['household', 'person'])
   capacityUnit?: CapacityUnit;
 }

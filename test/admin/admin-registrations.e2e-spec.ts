@@ -70,12 +70,10 @@ describe('admin: registrations', () => {
       ['get', '/api/v1/admin/registrations/1/history'],
     ];
     for (const [method, path, body] of routes) {
-      const anonymous = await request(ctx.http)[method](path).send(body);
+      const call = () => request(ctx.http)[method](path);
+      const anonymous = await call().send(body);
       expect([path, anonymous.status, anonymous.body.code]).toEqual([path, 401, 'UNAUTHENTICATED']);
-      const participant = await request(ctx.http)
-        [method](path)
-        .set('Authorization', bearer(h.sub))
-        .send(body);
+      const participant = await call().set('Authorization', bearer(h.sub)).send(body);
       expect([path, participant.status, participant.body.code]).toEqual([path, 403, 'FORBIDDEN']);
     }
     expect(await rowsOf([h.id])).toEqual([]);

@@ -137,7 +137,8 @@ export class AdminRegistrationsController {
   @ApiOperation({
     summary:
       'Checks a confirmed registration in; counters do not move (it keeps its spots). Checking in again changes ' +
-      `nothing and answers with ${ALREADY_CHECKED_IN_HEADER}: true. Role: staff or admin.`,
+      `nothing and answers with ${ALREADY_CHECKED_IN_HEADER}: true. The history entry is stamped when it was recorded; ` +
+      `checkedInAt carries the scan's own time. Role: staff or admin.`,
   })
   @ApiParam({ name: 'id', example: '901' })
   @ApiOkResponse({ type: RegistrationResponse })

@@ -228,6 +228,9 @@ export class AdminRepository {
    * Applies a settings change in one transaction under the settings row lock (created with
    * the defaults first). The capacity unit changes only while the date has no active
    * registration: INVALID_STATE otherwise. Returns the settings afterwards.
+   * Known gap: a registration reads the unit without this lock, so one that read the old unit
+   * just before this commits is still written with spots in the old unit (its counters stay
+   * consistent: it gives back exactly the spots it took).
    */
   async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
     return translatePrivateError(() =>

@@ -1,4 +1,12 @@
-import { checkBody, checkUrl, HostileInputError, isBadText, MAX_ARRAY_LENGTH, MAX_BODY_DEPTH, verifyUtf8Body } from './hostile-input';
+import {
+  checkBody,
+  checkUrl,
+  HostileInputError,
+  isBadText,
+  MAX_ARRAY_LENGTH,
+  MAX_BODY_DEPTH,
+  verifyUtf8Body,
+} from './hostile-input';
 
 const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
 
@@ -12,7 +20,9 @@ describe('hostile input checks', () => {
   });
 
   it('accepts the bodies a client sends and refuses the ones no DTO should see', () => {
-    expect(() => checkBody({ memberIds: ['7', 8], eventDateId: 12, note: null, ok: true })).not.toThrow();
+    expect(() =>
+      checkBody({ memberIds: ['7', 8], eventDateId: 12, note: null, ok: true }),
+    ).not.toThrow();
     expect(() => checkBody(nested(MAX_BODY_DEPTH))).not.toThrow();
     for (const bad of [
       [],

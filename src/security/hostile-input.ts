@@ -52,7 +52,9 @@ export function checkBody(body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HostileInputError('body', 'must be a JSON object');
   }
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value: body, path: 'body', depth: 0 }];
+  const stack: { value: unknown; path: string; depth: number }[] = [
+    { value: body, path: 'body', depth: 0 },
+  ];
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop() as { value: unknown; path: string; depth: number };
     if (typeof value === 'string') {
@@ -71,7 +73,9 @@ export function checkBody(body: unknown): void {
       if (value.length > MAX_ARRAY_LENGTH) {
         throw new HostileInputError(path, `has more than ${MAX_ARRAY_LENGTH} items`);
       }
-      value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 }));
+      value.forEach((item, i) =>
+        stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 }),
+      );
       continue;
     }
     for (const [key, item] of Object.entries(value)) {

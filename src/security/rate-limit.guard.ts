@@ -75,7 +75,8 @@ export class RateLimitGuard extends ThrottlerGuard {
         issuer: this.config.jwt.issuer,
         audience: this.config.jwt.audience,
       });
-      if (typeof claims === 'string' || typeof claims.sub !== 'string' || claims.sub === '') return undefined;
+      if (typeof claims === 'string' || typeof claims.sub !== 'string' || claims.sub === '')
+        return undefined;
       return claims.sub;
     } catch {
       return undefined;

@@ -20,7 +20,9 @@ const CONNECT_WAIT_MS = 2000;
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 @Injectable()
-export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown {
+export class RedisThrottlerStorage
+  implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown
+{
   private readonly logger = new Logger(RedisThrottlerStorage.name);
   private readonly client?: ReturnType<typeof createClient>;
   private lastWarningAt = 0;
@@ -31,7 +33,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleInit, On
       url: config.redisUrl,
       // while Redis is away, fail at once (and let the request through) rather than queue
       disableOfflineQueue: true,
-      socket: { connectTimeout: CONNECT_WAIT_MS, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000) },
+      socket: {
+        connectTimeout: CONNECT_WAIT_MS,
+        reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000),
+      },
     });
     this.client.on('error', (error: unknown) => this.warn('Redis error', error));
   }
@@ -64,7 +69,12 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleInit, On
       const hits = Number(reply[0]);
       const secondsLeft = Math.max(1, Math.ceil(Number(reply[1]) / 1000));
       const isBlocked = hits > limit;
-      return { totalHits: hits, timeToExpire: secondsLeft, isBlocked, timeToBlockExpire: isBlocked ? secondsLeft : 0 };
+      return {
+        totalHits: hits,
+        timeToExpire: secondsLeft,
+        isBlocked,
+        timeToBlockExpire: isBlocked ? secondsLeft : 0,
+      };
     } catch (error) {
       // a rate limiter that is down must not take the service down with it
       this.warn('Rate limit not counted', error);

@@ -14,8 +14,11 @@ import { RedisThrottlerStorage } from './redis-throttler.storage';
     { provide: getOptionsToken(), useFactory: rateLimitOptions, inject: [APP_CONFIG] },
     {
       provide: getStorageToken(),
-      useFactory: (config: AppConfig, redis: RedisThrottlerStorage, memory: ThrottlerStorageService) =>
-        config.redisUrl === undefined ? memory : redis,
+      useFactory: (
+        config: AppConfig,
+        redis: RedisThrottlerStorage,
+        memory: ThrottlerStorageService,
+      ) => (config.redisUrl === undefined ? memory : redis),
       inject: [APP_CONFIG, RedisThrottlerStorage, ThrottlerStorageService],
     },
     { provide: APP_GUARD, useClass: RateLimitGuard },

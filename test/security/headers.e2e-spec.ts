@@ -28,11 +28,19 @@ describe('response headers and error bodies', () => {
   });
 
   it('allows the configured origins and no other', async () => {
-    const allowed = await request(ctx.http).get('/api/v1/events').set('Origin', ALLOWED).expect(200);
+    const allowed = await request(ctx.http)
+      .get('/api/v1/events')
+      .set('Origin', ALLOWED)
+      .expect(200);
     expect(allowed.headers['access-control-allow-origin']).toBe(ALLOWED);
-    const evil = await request(ctx.http).get('/api/v1/events').set('Origin', 'https://evil.example').expect(200);
+    const evil = await request(ctx.http)
+      .get('/api/v1/events')
+      .set('Origin', 'https://evil.example')
+      .expect(200);
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
-    const lookalike = await request(ctx.http).get('/api/v1/events').set('Origin', `${ALLOWED}.evil.example`);
+    const lookalike = await request(ctx.http)
+      .get('/api/v1/events')
+      .set('Origin', `${ALLOWED}.evil.example`);
     expect(lookalike.headers['access-control-allow-origin']).toBeUndefined();
     const nullOrigin = await request(ctx.http).get('/api/v1/events').set('Origin', 'null');
     expect(nullOrigin.headers['access-control-allow-origin']).toBeUndefined();
@@ -53,14 +61,20 @@ describe('response headers and error bodies', () => {
   });
 
   it('does not echo a request id that could inject into logs or headers', async () => {
-    const res = await request(ctx.http).get('/health/live').set('X-Request-Id', '<script>alert(1)</script>');
+    const res = await request(ctx.http)
+      .get('/health/live')
+      .set('X-Request-Id', '<script>alert(1)</script>');
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('answers a failure inside the server with a bare 500: no stack, no SQL, just a request id', async () => {
     const auth = bearer(`five-hundred-${randomUUID()}`);
     const member = { firstName: 'Ana', lastName: 'Lopez', dateOfBirth: '1984-03-09' };
-    await request(ctx.http).post('/api/v1/me/household').set('Authorization', auth).send({ members: [member] }).expect(201);
+    await request(ctx.http)
+      .post('/api/v1/me/household')
+      .set('Authorization', auth)
+      .send({ members: [member] })
+      .expect(201);
     await ctx.dbs.privateSql.query('RENAME TABLE household_members TO household_members_gone');
     try {
       const res = await request(ctx.http).get('/api/v1/me/household').set('Authorization', auth);

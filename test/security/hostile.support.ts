@@ -17,24 +17,37 @@ const PRIVATE_TABLES = [
 const PUBLIC_TABLES = ['event_dates', 'event_hours', 'event_slots'];
 
 async function checksums(sql: Connection, tables: string[]): Promise<Record<string, string>> {
-  const [rows] = await sql.query<RowDataPacket[]>(`CHECKSUM TABLE ${tables.map((t) => `\`${t}\``).join(', ')}`);
-  return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop(), String(r.Checksum)]));
+  const [rows] = await sql.query<RowDataPacket[]>(
+    `CHECKSUM TABLE ${tables.map((t) => `\`${t}\``).join(', ')}`,
+  );
+  return Object.fromEntries(
+    rows.map((r) => [String(r.Table).split('.').pop(), String(r.Checksum)]),
+  );
 }
 
 /** A fingerprint of every row the service may write, in both databases. */
 export async function snapshot(dbs: TestDatabases): Promise<Record<string, string>> {
-  return { ...(await checksums(dbs.privateSql, PRIVATE_TABLES)), ...(await checksums(dbs.publicSql, PUBLIC_TABLES)) };
+  return {
+    ...(await checksums(dbs.privateSql, PRIVATE_TABLES)),
+    ...(await checksums(dbs.publicSql, PUBLIC_TABLES)),
+  };
 }
 
-const LEAKS = /\bat [\w.<>]+ \(|node_modules|\/src\/|\.ts:\d+|SELECT |INSERT |UPDATE `|ER_[A-Z_]+|sqlMessage|QueryFailedError|TypeError|RangeError/;
+const LEAKS =
+  /\bat [\w.<>]+ \(|node_modules|\/src\/|\.ts:\d+|SELECT |INSERT |UPDATE `|ER_[A-Z_]+|sqlMessage|QueryFailedError|TypeError|RangeError/;
 
 /** The contract's error body, and nothing of the server's insides. */
 export function expectContractError(res: Response, status?: number, code?: string): void {
   const seen = `${res.status} ${res.text.slice(0, 300)}`;
   if (res.status < 400 || res.status >= 500) throw new Error(`expected a 4xx, got ${seen}`);
-  if (status !== undefined && res.status !== status) throw new Error(`expected ${status}, got ${seen}`);
+  if (status !== undefined && res.status !== status)
+    throw new Error(`expected ${status}, got ${seen}`);
   expect(res.body).toEqual(
-    expect.objectContaining({ statusCode: res.status, code: code ?? expect.any(String), message: expect.any(String) }),
+    expect.objectContaining({
+      statusCode: res.status,
+      code: code ?? expect.any(String),
+      message: expect.any(String),
+    }),
   );
   expect(res.text).not.toMatch(LEAKS);
   expect(res.headers['x-powered-by']).toBeUndefined();

@@ -4,7 +4,12 @@ import { bearer, createTestApp, TestContext } from '../support/app';
 import { createSlotDate } from '../support/schedule-fixture';
 import { expectContractError, snapshot } from './hostile.support';
 
-const member = { firstName: 'Ana', lastName: 'Lopez', dateOfBirth: '1984-03-09', isHeadOfHousehold: true };
+const member = {
+  firstName: 'Ana',
+  lastName: 'Lopez',
+  dateOfBirth: '1984-03-09',
+  isHeadOfHousehold: true,
+};
 const HOUSEHOLD = '/api/v1/me/household';
 
 describe('hostile input', () => {
@@ -17,7 +22,11 @@ describe('hostile input', () => {
     ctx = await createTestApp();
     ({ dateId } = await createSlotDate(ctx.dbs.publicSql));
     // a household with one member, so member routes have something to aim at
-    await request(ctx.http).post(HOUSEHOLD).set('Authorization', auth).send({ members: [member] }).expect(201);
+    await request(ctx.http)
+      .post(HOUSEHOLD)
+      .set('Authorization', auth)
+      .send({ members: [member] })
+      .expect(201);
   });
   afterAll(async () => ctx.close());
 
@@ -30,7 +39,10 @@ describe('hostile input', () => {
 
   // the bytes exactly as given: superagent would JSON-encode a Buffer
   const postRaw = (body: string | Buffer, type = 'application/json', encoding?: string) => {
-    const req = request(ctx.http).post(HOUSEHOLD).set('Authorization', bearer('hostile-fresh-user')).set('Content-Type', type);
+    const req = request(ctx.http)
+      .post(HOUSEHOLD)
+      .set('Authorization', bearer('hostile-fresh-user'))
+      .set('Content-Type', type);
     if (encoding !== undefined) req.set('Content-Encoding', encoding);
     return req.serialize((raw: string) => raw).send(body as string);
   };
@@ -41,15 +53,29 @@ describe('hostile input', () => {
   });
 
   it('answers a gzip bomb (small on the wire, huge inflated) with 413', async () => {
-    const bomb = gzipSync(Buffer.from(JSON.stringify({ members: [{ ...member, firstName: ' '.repeat(5_000_000) }] })));
+    const bomb = gzipSync(
+      Buffer.from(JSON.stringify({ members: [{ ...member, firstName: ' '.repeat(5_000_000) }] })),
+    );
     expect(bomb.length).toBeLessThan(16_000);
     expectContractError(await postRaw(bomb, 'application/json', 'gzip'), 413, 'PAYLOAD_TOO_LARGE');
   });
 
   it('answers a corrupt or unknown content encoding with a 4xx', async () => {
-    expectContractError(await postRaw(Buffer.from('not gzip at all'), 'application/json', 'gzip'), 400, 'VALIDATION_FAILED');
-    expectContractError(await postRaw('{"members":[]}', 'application/json', 'br-unknown'), 400, 'VALIDATION_FAILED');
-    expectContractError(await postRaw('{"members":[]}', 'application/json; charset=latin-9'), 400, 'VALIDATION_FAILED');
+    expectContractError(
+      await postRaw(Buffer.from('not gzip at all'), 'application/json', 'gzip'),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectContractError(
+      await postRaw('{"members":[]}', 'application/json', 'br-unknown'),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectContractError(
+      await postRaw('{"members":[]}', 'application/json; charset=latin-9'),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it.each([
@@ -73,8 +99,16 @@ describe('hostile input', () => {
   });
 
   it('refuses huge arrays with 400', async () => {
-    expectContractError(await postRaw(JSON.stringify({ members: Array(3000).fill(0) })), 400, 'VALIDATION_FAILED');
-    const many = Array.from({ length: 21 }, (_, i) => ({ ...member, firstName: `M${i}`, isHeadOfHousehold: false }));
+    expectContractError(
+      await postRaw(JSON.stringify({ members: Array(3000).fill(0) })),
+      400,
+      'VALIDATION_FAILED',
+    );
+    const many = Array.from({ length: 21 }, (_, i) => ({
+      ...member,
+      firstName: `M${i}`,
+      isHeadOfHousehold: false,
+    }));
     expectContractError(await postRaw(JSON.stringify({ members: many })), 400, 'VALIDATION_FAILED');
   });
 
@@ -89,42 +123,71 @@ describe('hostile input', () => {
     ['a lone high surrogate', 'A\uD800B'],
     ['a lone low surrogate', 'A\uDC00'],
   ])('refuses a string holding %s with 400', async (_name, firstName) => {
-    expectContractError(await postRaw(JSON.stringify({ members: [{ ...member, firstName }] })), 400, 'VALIDATION_FAILED');
+    expectContractError(
+      await postRaw(JSON.stringify({ members: [{ ...member, firstName }] })),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('refuses a body that is not valid UTF-8 with 400', async () => {
     const head = Buffer.from('{"members":[{"firstName":"');
     const tail = Buffer.from(`","lastName":"B","dateOfBirth":"1984-03-09"}]}`);
     for (const bad of [[0xc3, 0x28], [0xff], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
-      expectContractError(await postRaw(Buffer.concat([head, Buffer.from(bad), tail])), 400, 'VALIDATION_FAILED');
+      expectContractError(
+        await postRaw(Buffer.concat([head, Buffer.from(bad), tail])),
+        400,
+        'VALIDATION_FAILED',
+      );
     }
   });
 
   it('refuses prototype keys with 400', async () => {
-    expectContractError(await postRaw(`{"members":[${JSON.stringify(member)}],"__proto__":{"admin":true}}`), 400);
+    expectContractError(
+      await postRaw(`{"members":[${JSON.stringify(member)}],"__proto__":{"admin":true}}`),
+      400,
+    );
     expectContractError(await postRaw(`{"constructor":{"prototype":{"x":1}},"members":[]}`), 400);
   });
 
   it('refuses a form-encoded or text body on a JSON route with 400', async () => {
-    expectContractError(await postRaw('members=1', 'application/x-www-form-urlencoded'), 400, 'VALIDATION_FAILED');
+    expectContractError(
+      await postRaw('members=1', 'application/x-www-form-urlencoded'),
+      400,
+      'VALIDATION_FAILED',
+    );
     expectContractError(await postRaw('members', 'text/plain'), 400, 'VALIDATION_FAILED');
     expectContractError(await postRaw(''), 400, 'VALIDATION_FAILED');
   });
 
-  it.each(['abc', '-1', '0', '1e3', '0x1f', '1.5', '99999999999999999999999', '%00', '%ZZ', '%ED%A0%80', '%C0%AF', ' 1', '1%20'])(
-    'answers the non-id path id "%s" with a 4xx, never a 500',
-    async (id) => {
-      for (const [method, url] of [
-        ['patch', `${HOUSEHOLD}/members/${id}`],
-        ['delete', `${HOUSEHOLD}/members/${id}`],
-        ['get', `/api/v1/event-dates/${id}`],
-        ['get', `/api/v1/admin/households/${id}`],
-      ] as const) {
-        const res = await request(ctx.http)[method](url).set('Authorization', bearer('hostile-staff', ['staff'])).send({ firstName: 'Z' });
-        expectContractError(res);
-      }
-    },
-  );
+  it.each([
+    'abc',
+    '-1',
+    '0',
+    '1e3',
+    '0x1f',
+    '1.5',
+    '99999999999999999999999',
+    '%00',
+    '%ZZ',
+    '%ED%A0%80',
+    '%C0%AF',
+    ' 1',
+    '1%20',
+  ])('answers the non-id path id "%s" with a 4xx, never a 500', async (id) => {
+    for (const [method, url] of [
+      ['patch', `${HOUSEHOLD}/members/${id}`],
+      ['delete', `${HOUSEHOLD}/members/${id}`],
+      ['get', `/api/v1/event-dates/${id}`],
+      ['get', `/api/v1/admin/households/${id}`],
+    ] as const) {
+      const agent = request(ctx.http);
+      const res = await agent[method](url)
+        .set('Authorization', bearer('hostile-staff', ['staff']))
+        .send({ firstName: 'Z' });
+      expectContractError(res);
+    }
+  });
 
   it.each([
     '?zip=%00',
@@ -139,7 +202,11 @@ describe('hostile input', () => {
     '?from=2026-02-30',
     '?unknown=1',
   ])('answers the query string %s with 400 VALIDATION_FAILED', async (query) => {
-    expectContractError(await request(ctx.http).get(`/api/v1/events${query}`), 400, 'VALIDATION_FAILED');
+    expectContractError(
+      await request(ctx.http).get(`/api/v1/events${query}`),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('still serves well-formed requests (the hardening has no false positives)', async () => {

@@ -17,24 +17,42 @@ function expectRateLimited(res: request.Response): void {
 describe('rate limits (in process)', () => {
   let ctx: TestContext;
   beforeAll(async () => {
-    ctx = await createTestApp({ RATE_LIMIT_WRITES_PER_MINUTE: '5', RATE_LIMIT_READS_PER_MINUTE: '8' });
+    ctx = await createTestApp({
+      RATE_LIMIT_WRITES_PER_MINUTE: '5',
+      RATE_LIMIT_READS_PER_MINUTE: '8',
+    });
   });
   afterAll(async () => ctx.close());
 
   it('limits writes per account with 429 RATE_LIMITED and Retry-After, and changes nothing', async () => {
     const alice = bearer(`alice-${randomUUID()}`);
-    await request(ctx.http).post('/api/v1/me/household').set('Authorization', alice).send({ members: [member] }).expect(201);
+    await request(ctx.http)
+      .post('/api/v1/me/household')
+      .set('Authorization', alice)
+      .send({ members: [member] })
+      .expect(201);
     for (let i = 0; i < 4; i++) {
-      await request(ctx.http).post(MEMBERS).set('Authorization', alice).send({ ...member, firstName: `M${i}` }).expect(201);
+      await request(ctx.http)
+        .post(MEMBERS)
+        .set('Authorization', alice)
+        .send({ ...member, firstName: `M${i}` })
+        .expect(201);
     }
     const before = await snapshot(ctx.dbs);
-    const limited = await request(ctx.http).post(MEMBERS).set('Authorization', alice).send({ ...member, firstName: 'Late' });
+    const limited = await request(ctx.http)
+      .post(MEMBERS)
+      .set('Authorization', alice)
+      .send({ ...member, firstName: 'Late' });
     expectRateLimited(limited);
     expect(await snapshot(ctx.dbs)).toEqual(before);
 
     // another account is not affected by alice's writes
     const bob = bearer(`bob-${randomUUID()}`);
-    await request(ctx.http).post('/api/v1/me/household').set('Authorization', bob).send({ members: [member] }).expect(201);
+    await request(ctx.http)
+      .post('/api/v1/me/household')
+      .set('Authorization', bob)
+      .send({ members: [member] })
+      .expect(201);
     // and alice may still read
     await request(ctx.http).get('/api/v1/me/household').set('Authorization', alice).expect(200);
   });
@@ -42,8 +60,13 @@ describe('rate limits (in process)', () => {
   it('counts writes with forged tokens against the client address, whatever sub they claim', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const forged = token(`forged-${i}-${randomUUID()}`, ['participant'], { secret: 'not-the-secret-of-the-idp' });
-      const res = await request(ctx.http).post(MEMBERS).set('Authorization', `Bearer ${forged}`).send(member);
+      const forged = token(`forged-${i}-${randomUUID()}`, ['participant'], {
+        secret: 'not-the-secret-of-the-idp',
+      });
+      const res = await request(ctx.http)
+        .post(MEMBERS)
+        .set('Authorization', `Bearer ${forged}`)
+        .send(member);
       statuses.push(res.status);
       if (res.status === 429) expectRateLimited(res);
     }
@@ -53,11 +76,15 @@ describe('rate limits (in process)', () => {
 
   it('limits unauthenticated reads per address, but not signed-in reads, health, metrics or docs', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await request(ctx.http).get('/api/v1/events')).status);
+    for (let i = 0; i < 10; i++)
+      statuses.push((await request(ctx.http).get('/api/v1/events')).status);
     expect(statuses.slice(0, 8)).toEqual(Array(8).fill(200));
     expectRateLimited(await request(ctx.http).get('/api/v1/events'));
 
-    await request(ctx.http).get('/api/v1/events').set('Authorization', bearer(`carol-${randomUUID()}`)).expect(200);
+    await request(ctx.http)
+      .get('/api/v1/events')
+      .set('Authorization', bearer(`carol-${randomUUID()}`))
+      .expect(200);
     await request(ctx.http).get('/health/live').expect(200);
     await request(ctx.http).get('/health/ready').expect(200);
     await request(ctx.http).get('/metrics').expect(200);
@@ -69,21 +96,33 @@ describe('rate limits (defaults)', () => {
   let ctx: TestContext;
   beforeAll(async () => {
     // empty values fall back to the defaults: 120 writes and 600 reads a minute
-    ctx = await createTestApp({ RATE_LIMIT_WRITES_PER_MINUTE: '', RATE_LIMIT_READS_PER_MINUTE: '' });
+    ctx = await createTestApp({
+      RATE_LIMIT_WRITES_PER_MINUTE: '',
+      RATE_LIMIT_READS_PER_MINUTE: '',
+    });
   });
   afterAll(async () => ctx.close());
 
   it('lets a household fire ten writes and ten reads at once', async () => {
     expect(ctx.config.rateLimit).toEqual({ writesPerMinute: 120, readsPerMinute: 600 });
     const household = bearer(`busy-${randomUUID()}`);
-    await request(ctx.http).post('/api/v1/me/household').set('Authorization', household).send({ members: [member] }).expect(201);
+    await request(ctx.http)
+      .post('/api/v1/me/household')
+      .set('Authorization', household)
+      .send({ members: [member] })
+      .expect(201);
     const writes = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        request(ctx.http).post(MEMBERS).set('Authorization', household).send({ ...member, firstName: `K${i}` }),
+        request(ctx.http)
+          .post(MEMBERS)
+          .set('Authorization', household)
+          .send({ ...member, firstName: `K${i}` }),
       ),
     );
     expect(writes.map((r) => r.status)).not.toContain(429);
-    const reads = await Promise.all(Array.from({ length: 10 }, () => request(ctx.http).get('/api/v1/events')));
+    const reads = await Promise.all(
+      Array.from({ length: 10 }, () => request(ctx.http).get('/api/v1/events')),
+    );
     expect(reads.map((r) => r.status)).toEqual(Array(10).fill(200));
   });
 });
@@ -91,7 +130,10 @@ describe('rate limits (defaults)', () => {
 describe('rate limits shared through Redis', () => {
   let one: TestContext;
   let two: TestContext;
-  const env = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', RATE_LIMIT_WRITES_PER_MINUTE: '5' };
+  const env = {
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    RATE_LIMIT_WRITES_PER_MINUTE: '5',
+  };
   beforeAll(async () => {
     one = await createTestApp(env);
     two = await createTestApp(env, one.dbs);
@@ -103,13 +145,25 @@ describe('rate limits shared through Redis', () => {
 
   it('counts an account across two instances', async () => {
     const sub = `shared-${randomUUID()}`;
-    await request(one.http).post('/api/v1/me/household').set('Authorization', bearer(sub)).send({ members: [member] }).expect(201);
+    await request(one.http)
+      .post('/api/v1/me/household')
+      .set('Authorization', bearer(sub))
+      .send({ members: [member] })
+      .expect(201);
     const apps = [two, one, two, one];
     for (const [i, app] of apps.entries()) {
-      await request(app.http).post(MEMBERS).set('Authorization', bearer(sub)).send({ ...member, firstName: `S${i}` }).expect(201);
+      await request(app.http)
+        .post(MEMBERS)
+        .set('Authorization', bearer(sub))
+        .send({ ...member, firstName: `S${i}` })
+        .expect(201);
     }
     // five writes so far, three of them on the first instance: each instance alone would allow more
-    expectRateLimited(await request(two.http).post(MEMBERS).set('Authorization', bearer(sub)).send(member));
-    expectRateLimited(await request(one.http).post(MEMBERS).set('Authorization', bearer(sub)).send(member));
+    expectRateLimited(
+      await request(two.http).post(MEMBERS).set('Authorization', bearer(sub)).send(member),
+    );
+    expectRateLimited(
+      await request(one.http).post(MEMBERS).set('Authorization', bearer(sub)).send(member),
+    );
   });
 });

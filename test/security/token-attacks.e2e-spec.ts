@@ -21,8 +21,18 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A token from the identity provider; an option given as undefined is left out of the token. */
-function rs256(claims: Record<string, unknown>, options: SignOptions = {}, key: string = privateKey): string {
-  const merged: SignOptions = { algorithm: 'RS256', issuer: ISSUER, audience: AUDIENCE, expiresIn: 600, ...options };
+function rs256(
+  claims: Record<string, unknown>,
+  options: SignOptions = {},
+  key: string = privateKey,
+): string {
+  const merged: SignOptions = {
+    algorithm: 'RS256',
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    expiresIn: 600,
+    ...options,
+  };
   for (const name of Object.keys(merged) as (keyof SignOptions)[]) {
     if (merged[name] === undefined) delete merged[name];
   }
@@ -30,7 +40,14 @@ function rs256(claims: Record<string, unknown>, options: SignOptions = {}, key: 
 }
 
 /** The claims a good token carries, for attacks that build the token by hand. */
-const goodClaims = (sub: string) => ({ sub, roles: ['participant'], iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 600 });
+const goodClaims = (sub: string) => ({
+  sub,
+  roles: ['participant'],
+  iss: ISSUER,
+  aud: AUDIENCE,
+  iat: now(),
+  exp: now() + 600,
+});
 
 function hs256WithPublicKey(sub: string): string {
   const head = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(goodClaims(sub))}`;
@@ -45,7 +62,9 @@ function tampered(sub: string): string {
 describe('token attacks (RS256 with issuer and audience)', () => {
   let ctx: TestContext;
   const victim = `victim-${randomUUID()}`;
-  const household = { members: [{ firstName: 'Ana', lastName: 'Lopez', dateOfBirth: '1984-03-09' }] };
+  const household = {
+    members: [{ firstName: 'Ana', lastName: 'Lopez', dateOfBirth: '1984-03-09' }],
+  };
 
   beforeAll(async () => {
     ctx = await createTestApp({
@@ -58,21 +77,42 @@ describe('token attacks (RS256 with issuer and audience)', () => {
   afterAll(async () => ctx.close());
 
   it('is configured for RS256 and accepts a good token (so the refusals below mean something)', async () => {
-    expect(ctx.config.jwt).toMatchObject({ algorithm: 'RS256', issuer: ISSUER, audience: AUDIENCE });
-    const res = await request(ctx.http).get('/api/v1/me/household').set('Authorization', `Bearer ${rs256({ sub: victim })}`);
+    expect(ctx.config.jwt).toMatchObject({
+      algorithm: 'RS256',
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    });
+    const res = await request(ctx.http)
+      .get('/api/v1/me/household')
+      .set('Authorization', `Bearer ${rs256({ sub: victim })}`);
     expectContractError(res, 404, 'HOUSEHOLD_NOT_FOUND');
   });
 
   const attacks: [string, () => string][] = [
-    ['alg none', () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(goodClaims(victim))}.`],
-    ['alg None with a signature', () => `Bearer ${b64url({ alg: 'None' })}.${b64url(goodClaims(victim))}.c2ln`],
+    [
+      'alg none',
+      () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(goodClaims(victim))}.`,
+    ],
+    [
+      'alg None with a signature',
+      () => `Bearer ${b64url({ alg: 'None' })}.${b64url(goodClaims(victim))}.c2ln`,
+    ],
     ['HS256 signed with the RS256 public key', () => `Bearer ${hs256WithPublicKey(victim)}`],
-    ['RS512 from the right key (algorithm not pinned)', () => `Bearer ${rs256({ sub: victim }, { algorithm: 'RS512' })}`],
+    [
+      'RS512 from the right key (algorithm not pinned)',
+      () => `Bearer ${rs256({ sub: victim }, { algorithm: 'RS512' })}`,
+    ],
     ['RS256 from another key', () => `Bearer ${rs256({ sub: victim }, {}, otherKey)}`],
     ['a tampered payload', () => `Bearer ${tampered(victim)}`],
-    ['an expired token', () => `Bearer ${rs256({ sub: victim, exp: now() - 60 }, { expiresIn: undefined })}`],
+    [
+      'an expired token',
+      () => `Bearer ${rs256({ sub: victim, exp: now() - 60 }, { expiresIn: undefined })}`,
+    ],
     ['nbf in the future', () => `Bearer ${rs256({ sub: victim, nbf: now() + 3600 })}`],
-    ['a wrong issuer', () => `Bearer ${rs256({ sub: victim }, { issuer: 'https://evil.example' })}`],
+    [
+      'a wrong issuer',
+      () => `Bearer ${rs256({ sub: victim }, { issuer: 'https://evil.example' })}`,
+    ],
     ['no issuer', () => `Bearer ${rs256({ sub: victim }, { issuer: undefined })}`],
     ['a wrong audience', () => `Bearer ${rs256({ sub: victim }, { audience: 'another-service' })}`],
     ['no sub', () => `Bearer ${rs256({ roles: ['participant'] })}`],
@@ -85,23 +125,38 @@ describe('token attacks (RS256 with issuer and audience)', () => {
     ['a token without the scheme', () => rs256({ sub: victim })],
     ['garbage segments', () => 'Bearer a.b.c'],
     ['four segments', () => `Bearer ${rs256({ sub: victim })}.x`],
-    ['a header with non-JSON base64', () => `Bearer ${Buffer.from('{{{').toString('base64url')}.e30.x`],
+    [
+      'a header with non-JSON base64',
+      () => `Bearer ${Buffer.from('{{{').toString('base64url')}.e30.x`,
+    ],
   ];
 
   let genericMessage: string | undefined;
 
-  it.each(attacks)('refuses %s with 401 UNAUTHENTICATED and changes nothing', async (_name, header) => {
-    const before = await snapshot(ctx.dbs);
-    const read = await request(ctx.http).get('/api/v1/me/household').set('Authorization', header());
-    const write = await request(ctx.http).post('/api/v1/me/household').set('Authorization', header()).send(household);
-    for (const res of [read, write]) {
-      expectContractError(res, 401, 'UNAUTHENTICATED');
-      genericMessage ??= res.body.message;
-      // one answer for every bad token: nothing tells an attacker which check failed
-      expect(res.body).toEqual({ statusCode: 401, code: 'UNAUTHENTICATED', message: genericMessage });
-    }
-    expect(await snapshot(ctx.dbs)).toEqual(before);
-  });
+  it.each(attacks)(
+    'refuses %s with 401 UNAUTHENTICATED and changes nothing',
+    async (_name, header) => {
+      const before = await snapshot(ctx.dbs);
+      const read = await request(ctx.http)
+        .get('/api/v1/me/household')
+        .set('Authorization', header());
+      const write = await request(ctx.http)
+        .post('/api/v1/me/household')
+        .set('Authorization', header())
+        .send(household);
+      for (const res of [read, write]) {
+        expectContractError(res, 401, 'UNAUTHENTICATED');
+        genericMessage ??= res.body.message;
+        // one answer for every bad token: nothing tells an attacker which check failed
+        expect(res.body).toEqual({
+          statusCode: 401,
+          code: 'UNAUTHENTICATED',
+          message: genericMessage,
+        });
+      }
+      expect(await snapshot(ctx.dbs)).toEqual(before);
+    },
+  );
 
   it('answers no token at all the same way', async () => {
     const res = await request(ctx.http).get('/api/v1/registrations');
@@ -141,17 +196,35 @@ describe('token attacks (HS256)', () => {
   afterAll(async () => ctx.close());
 
   it.each([
-    ['alg none', () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: 'x', exp: now() + 600 })}.`],
-    ['another secret', () => sign({ sub: 'x' }, 'another-secret-of-16-chars-or-more', { algorithm: 'HS256', expiresIn: 600 })],
+    [
+      'alg none',
+      () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: 'x', exp: now() + 600 })}.`,
+    ],
+    [
+      'another secret',
+      () =>
+        sign({ sub: 'x' }, 'another-secret-of-16-chars-or-more', {
+          algorithm: 'HS256',
+          expiresIn: 600,
+        }),
+    ],
     ['an RS256 token', () => rs256({ sub: 'x' })],
-    ['HS512 with the right secret', () => sign({ sub: 'x' }, TEST_SECRET, { algorithm: 'HS512', expiresIn: 600 })],
+    [
+      'HS512 with the right secret',
+      () => sign({ sub: 'x' }, TEST_SECRET, { algorithm: 'HS512', expiresIn: 600 }),
+    ],
   ])('refuses %s with 401 UNAUTHENTICATED', async (_name, make) => {
-    const res = await request(ctx.http).get('/api/v1/me/household').set('Authorization', `Bearer ${make()}`);
+    const res = await request(ctx.http)
+      .get('/api/v1/me/household')
+      .set('Authorization', `Bearer ${make()}`);
     expectContractError(res, 401, 'UNAUTHENTICATED');
   });
 
   it('accepts a good HS256 token (control)', async () => {
-    const good = sign({ sub: `hs-${randomUUID()}` }, TEST_SECRET, { algorithm: 'HS256', expiresIn: 600 });
+    const good = sign({ sub: `hs-${randomUUID()}` }, TEST_SECRET, {
+      algorithm: 'HS256',
+      expiresIn: 600,
+    });
     expectContractError(
       await request(ctx.http).get('/api/v1/me/household').set('Authorization', `Bearer ${good}`),
       404,

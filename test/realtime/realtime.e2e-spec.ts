@@ -206,6 +206,15 @@ describe('real time over two instances sharing Redis', () => {
     }
   });
 
+  it('ends a connection when its token expires', async () => {
+    const h = await createHousehold(dbs.privateSql);
+    const client = await connect(urlA, { token: token(h.sub, ['participant'], { expiresIn: 2 }) });
+    const reason = await new Promise<string>((resolve) =>
+      client.socket.once('disconnect', resolve),
+    );
+    expect(reason).toBe('io server disconnect');
+  });
+
   it('coalesces a burst of 200 changes into a few pushes, the last one showing the final counters', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 500 });
     const client = await connect(urlA);

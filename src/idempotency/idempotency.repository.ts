@@ -104,12 +104,16 @@ export class IdempotencyRepository {
     );
   }
 
-  /** A 5xx is not stored, unless a saga it started is still unfinished (recovery answers then). */
+  /**
+   * A 5xx is not stored: the retry runs again, unless a saga it started did not fail. Then the
+   * saga's outcome answers the retry (once recovery has finished it, if it is still running),
+   * since running it again would refuse a registration the first request did make.
+   */
   async release(scope: string): Promise<void> {
     await translatePrivateError(() =>
       this.db.query(
         `DELETE k FROM idempotency_keys k LEFT JOIN registration_sagas s ON s.id = k.saga_id
-          WHERE k.scope_hash = ? AND k.state = 'in_flight' AND (k.saga_id IS NULL OR s.state IN ('done', 'failed'))`,
+          WHERE k.scope_hash = ? AND k.state = 'in_flight' AND (k.saga_id IS NULL OR s.state = 'failed')`,
         [scope],
       ),
     );

@@ -167,3 +167,22 @@ describe('rate limits shared through Redis', () => {
     );
   });
 });
+
+describe('rate limits while Redis is away', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    // nothing listens on port 1: the limiter cannot count
+    ctx = await createTestApp({
+      REDIS_URL: 'redis://127.0.0.1:1',
+      RATE_LIMIT_READS_PER_MINUTE: '2',
+    });
+  });
+  afterAll(async () => ctx.close());
+
+  it('lets requests through rather than failing them (the limiter fails open)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push((await request(ctx.http).get('/api/v1/events')).status);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+  });
+});

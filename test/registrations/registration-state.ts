@@ -224,9 +224,11 @@ export async function membersBelong(privateSql: Connection, dateId: number): Pro
 export async function openSagas(
   privateSql: Connection,
   dateId: number,
-): Promise<{ id: string; registrationId: string; kind: string; state: string; releaseSlotId: number | null; releaseSpots: number }[]> {
+): Promise<
+  { id: string; registrationId: string; kind: string; state: string; release: (Target & { spots: number }) | null }[]
+> {
   const [rows] = await privateSql.query<RowDataPacket[]>(
-    `SELECT id, registration_id, kind, state, release_slot_id, release_spots FROM registration_sagas
+    `SELECT id, registration_id, event_date_id, kind, state, release_slot_id, release_hour_id, release_spots FROM registration_sagas
       WHERE event_date_id = ? AND state NOT IN ('done', 'failed') ORDER BY id`,
     [dateId],
   );
@@ -235,8 +237,15 @@ export async function openSagas(
     registrationId: String(r.registration_id),
     kind: String(r.kind),
     state: String(r.state),
-    releaseSlotId: r.release_slot_id === null ? null : Number(r.release_slot_id),
-    releaseSpots: Number(r.release_spots),
+    release:
+      Number(r.release_spots) === 0
+        ? null
+        : {
+            eventDateId: Number(r.event_date_id),
+            eventHourId: r.release_hour_id === null ? null : Number(r.release_hour_id),
+            eventSlotId: r.release_slot_id === null ? null : Number(r.release_slot_id),
+            spots: Number(r.release_spots),
+          },
   }));
 }
 
@@ -248,4 +257,23 @@ export async function settled(dbs: TestDatabases, dateId: number): Promise<strin
     ...state.regs.filter((r) => r.pendingSagaId !== null).map((r) => `registration ${r.id} held by saga ${r.pendingSagaId}`),
     ...(await openSagas(dbs.privateSql, dateId)).map((s) => `saga ${s.id} (${s.kind}) left ${s.state}`),
   ];
+}
+
+/**
+ * Invariant 1 of the saga while releases are owed: every public counter equals the spots held
+ * under it plus the spots that unfinished `releasing` sagas still have to give back there.
+ */
+export async function owedOnly(dbs: TestDatabases, dateId: number): Promise<string[]> {
+  const state = await readState(dbs, dateId);
+  const sagas = await openSagas(dbs.privateSql, dateId);
+  const problems: string[] = [];
+  for (const c of state.counters) {
+    const key = counterKey(c.level, c.id);
+    const held = state.regs.filter((r) => holds(r) && countersOfTarget(r).includes(key)).reduce((a, r) => a + r.spots, 0);
+    const owed = sagas
+      .filter((s) => s.state === 'releasing' && s.release && countersOfTarget(s.release).includes(key))
+      .reduce((a, s) => a + s.release!.spots, 0);
+    if (c.reserved !== held + owed) problems.push(`${key}: reserved ${c.reserved}, held ${held}, owed back ${owed}`);
+  }
+  return problems;
 }

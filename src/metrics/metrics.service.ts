@@ -16,13 +16,19 @@ export type RegistrationOutcome =
   | 'failed'
   | (string & {});
 
+export interface OutboxBacklog {
+  pending: number;
+  oldestAgeSeconds: number;
+}
+
 // Prometheus metrics of this instance. Each app instance has its own registry (tests run two
 // apps in one process); services call the methods below, nothing else touches prom-client.
 @Injectable()
 export class MetricsService implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
   private readonly subscriptions: Subscription[] = [];
-  private outboxBacklogSource?: () => Promise<number>;
+  private outboxBacklogSource?: () => Promise<OutboxBacklog>;
+  private outboxBacklogRead?: Promise<OutboxBacklog>;
 
   readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -121,19 +127,23 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
         }
       },
     });
-    const backlog = () => this.outboxBacklogSource;
+    const backlog = () => this.readOutboxBacklog();
     new Gauge({
       name: 'notification_outbox_backlog',
       help: 'Notifications written but not yet delivered (or given up)',
       registers: [this.registry],
       async collect() {
-        const source = backlog();
-        if (!source) return;
-        try {
-          this.set(await source());
-        } catch {
-          // a scrape must not fail because the private database is down; readiness says so
-        }
+        const read = await backlog();
+        if (read) this.set(read.pending);
+      },
+    });
+    new Gauge({
+      name: 'notification_outbox_oldest_age_seconds',
+      help: 'Age of the oldest notification not yet delivered (0 when none)',
+      registers: [this.registry],
+      async collect() {
+        const read = await backlog();
+        if (read) this.set(read.oldestAgeSeconds);
       },
     });
   }
@@ -154,8 +164,23 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** How the outbox backlog is counted on scrape (registered by the notifications module). */
-  setOutboxBacklogSource(source: () => Promise<number>): void {
+  setOutboxBacklogSource(source: () => Promise<OutboxBacklog>): void {
     this.outboxBacklogSource = source;
+  }
+
+  /** One database read per scrape for both outbox gauges: they are collected concurrently. */
+  private async readOutboxBacklog(): Promise<OutboxBacklog | undefined> {
+    const source = this.outboxBacklogSource;
+    if (!source) return undefined;
+    this.outboxBacklogRead ??= source().finally(() => {
+      this.outboxBacklogRead = undefined;
+    });
+    try {
+      return await this.outboxBacklogRead;
+    } catch {
+      // a scrape must not fail because the private database is down; readiness says so
+      return undefined;
+    }
   }
 
   registrationOutcome(outcome: RegistrationOutcome): void {

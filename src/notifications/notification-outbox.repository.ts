@@ -108,11 +108,12 @@ export class NotificationOutboxRepository {
     );
   }
 
-  async backlog(): Promise<number> {
-    const rows = await this.db.query<{ n: number | string }[]>(
-      'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
+  async backlog(): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const rows = await this.db.query<{ n: number | string; age: number | string | null }[]>(
+      `SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) / 1000000 AS age
+         FROM notification_outbox WHERE sent_at IS NULL`,
     );
-    return Number(rows[0]?.n ?? 0);
+    return { pending: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Number(rows[0]?.age ?? 0) };
   }
 }
 

@@ -116,6 +116,9 @@ describe('GET /metrics', () => {
     await ctx.dbs.privateSql.query(
       `INSERT INTO notification_outbox (household_id, registration_id, kind, payload) VALUES (1, 1, 'confirmed', '{}'), (1, 2, 'cancelled', '{}')`,
     );
-    expect(sample(await scrape(), 'notification_outbox_backlog')).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await scrape();
+    expect(sample(text, 'notification_outbox_backlog')).toBe(2);
+    expect(sample(text, 'notification_outbox_oldest_age_seconds')).toBeGreaterThan(0.04);
   });
 });

@@ -40,6 +40,10 @@ function parseArgs(argv) {
   opts.cpuProf = argv.includes('--cpu-prof');
   opts.keepDatabases = argv.includes('--keep-databases');
   opts.dbSample = !argv.includes('--no-db-sample');
+  const experiment = argv.indexOf('--experiment');
+  opts.experiments = experiment === -1 ? [] : (argv[experiment + 1] ?? '').split(',').filter(Boolean);
+  const knownExperiments = ['jwt-key-object'];
+  if (opts.experiments.some((e) => !knownExperiments.includes(e))) throw new Error(`--experiment takes: ${knownExperiments.join(',')}`);
   opts.spreadSeconds = num('spread-seconds', 20);
   opts.readSeconds = num('read-seconds', 10);
   opts.ceilingSeconds = num('ceiling-seconds', 10);
@@ -122,7 +126,7 @@ function goals(results) {
     push?.pushDelayMs?.count > 0 && push.pushDelayMs.p99 < 100 && push.checks.allConverged,
     push ? `p99 ${push.pushDelayMs.p99} ms over ${push.pushDelayMs.count} pushes, ${push.convergedSubscribers}/${push.subscribers} ended on the final figures` : '',
   );
-  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB (peak ${rush?.peakRssMb?.toFixed(0)} MB)`);
+  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB 1 s after, connections still open; ${rush?.rssAfterCloseMb?.toFixed(0)} MB once closed; peak ${rush?.peakRssMb?.toFixed(0)} MB; idle before ${results.idleRssMb?.toFixed(0)} MB`);
   const correctness = Object.entries(results.scenarios)
     .filter(([name, r]) => name !== 'ceiling' && r && !r.skipped)
     .map(([name, r]) => {
@@ -166,7 +170,7 @@ function markdown(results) {
   const lines = [
     `# Benchmark: the 9:00 rush`,
     '',
-    `${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
+    `${results.options.experiments.length ? `**experiments: ${results.options.experiments.join(', ')}** · ` : ''}${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
     '',
     '| scenario | ops/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | notes |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |',
@@ -195,11 +199,13 @@ function markdown(results) {
     const cpu = r?.profile?.cpu?.byPackage?.slice(0, 6).map((p) => `${p.name} ${p.pct}%`).join(', ');
     const db = r?.profile?.db?.top?.slice(0, 3).map((t) => `${t.avgActive} × \`${t.statement.slice(0, 90)}\``).join('<br>');
     const per = r?.profile?.db?.statements?.perRequest;
-    const trips = per ? `public ${per.public} (${per.publicCommits} commits), private ${per.private} (${per.privateCommits} commits)` : '–';
+    const trips = per
+      ? `${per.serverCpuMs} ms CPU (${per.serverSystemCpuMs} kernel); statements: public ${per.public} (${per.publicCommits} commits), private ${per.private} (${per.privateCommits} commits)`
+      : '–';
     if (cpu || db) where.push(`| ${name} | ${trips} | ${cpu ?? '–'} | ${db || '–'} |`);
   }
   if (where.length) {
-    lines.push('', '### Where the time goes', '', '| scenario | statements per request | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- | --- |', ...where);
+    lines.push('', '### Where the time goes', '', '| scenario | per request: server CPU, statements | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- | --- |', ...where);
   }
   return lines.join('\n') + '\n';
 }
@@ -279,6 +285,7 @@ async function main() {
       pushSubscribers: ctx.pushSubscribers,
       householdPool: ctx.households.length,
       cpuProf: opts.cpuProf,
+      experiments: opts.experiments,
     },
     scenarios: {},
   };
@@ -293,6 +300,7 @@ async function main() {
     RATE_LIMIT_READS_PER_MINUTE: '1000000',
     PUBLIC_DB_POOL_SIZE: String(ctx.publicPoolSize),
     PRIVATE_DB_POOL_SIZE: String(ctx.privatePoolSize),
+    BENCH_EXPERIMENTS: opts.experiments.join(','),
   };
   delete baseEnv.REDIS_URL;
 
@@ -310,10 +318,13 @@ async function main() {
           private: Number((st.private.total / ops).toFixed(2)),
           publicCommits: Number(((st.public.COMMIT ?? 0) / ops).toFixed(2)),
           privateCommits: Number(((st.private.COMMIT ?? 0) / ops).toFixed(2)),
+          serverCpuMs: Number(((r.profile.db.serverCpuMs.user + r.profile.db.serverCpuMs.system) / ops).toFixed(2)),
+          serverSystemCpuMs: Number((r.profile.db.serverCpuMs.system / ops).toFixed(2)),
         };
       }
       const shown = name === 'ceiling' ? r.rush : name === 'push' ? r.pushDelayMs : r;
-      log(`${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors })}`);
+      const codes = name === 'push' ? r.http?.errorCodes : r.errorCodes;
+      log(`${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors, codes })}`);
     } catch (error) {
       log(`${name}: FAILED ${error.stack}`);
       results.scenarios[name] = { skipped: `error: ${error.message}` };
@@ -361,6 +372,7 @@ async function main() {
     const servers = cpu ? (ctx.server ? [ctx.server] : ctx.servers ?? []) : [];
     const sampler = opts.dbSample ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start() : undefined;
     const countsBefore = queryCounts(servers);
+    const cpuBefore = servers.map((srv) => srv.cpuMs());
     const profiling = opts.cpuProf && server?.profileFile;
     if (profiling) {
       rmSync(server.profileFile, { force: true });
@@ -368,9 +380,13 @@ async function main() {
     }
     return {
       async stop() {
-        const db = sampler?.stop();
+        const db = sampler?.stop() ?? {};
         // statements the server(s) sent during the timed part (background jobs included)
-        if (servers.length) db.statements = minus(await queryCounts(servers), await countsBefore);
+        if (servers.length) {
+          db.statements = minus(await queryCounts(servers), await countsBefore);
+          const used = (key) => servers.reduce((sum, srv, i) => sum + ((srv.cpuMs()?.[key] ?? 0) - (cpuBefore[i]?.[key] ?? 0)), 0);
+          db.serverCpuMs = { user: used('user'), system: used('system') };
+        }
         if (!profiling) return { db };
         server.message({ benchProfile: 'stop' });
         for (let i = 0; i < 100 && !existsSync(server.profileFile); i++) await sleep(100);
@@ -405,6 +421,10 @@ async function main() {
     ctx.client = pool(ctx.server.origin, ctx.rushHouseholds + 50);
     ctx.setupClient = pool(ctx.server.origin, 32);
     onCleanup(() => Promise.allSettled([ctx.client.destroy(), ctx.setupClient.destroy()]));
+    ctx.reconnect = async () => {
+      await ctx.client.close();
+      ctx.client = pool(ctx.server.origin, ctx.rushHouseholds + 50);
+    };
     results.idleRssMb = ctx.server.rss();
     for (const name of single) {
       if (name === 'rush' || name === 'spread') await ceiling(name);
@@ -461,7 +481,9 @@ async function main() {
     }
     const per = r?.profile?.db?.statements?.perRequest;
     if (per) {
-      console.log(`\nStatements per request during ${name}: public ${per.public} (${per.publicCommits} COMMIT), private ${per.private} (${per.privateCommits} COMMIT)`);
+      console.log(
+        `\nPer request during ${name}: server CPU ${per.serverCpuMs} ms (${per.serverSystemCpuMs} in the kernel); statements: public ${per.public} (${per.publicCommits} COMMIT), private ${per.private} (${per.privateCommits} COMMIT)`,
+      );
     }
     if (r?.profile?.db?.top.length) {
       console.log(`\nMariaDB during ${name}: statements in flight (average count | db | state | statement):`);

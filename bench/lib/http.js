@@ -49,7 +49,7 @@ async function send(client, { method = 'GET', path, authorization, body, idempot
     parsed = { error: error.message };
   }
   const ms = performance.now() - t0;
-  recorder?.record(ms, status, code);
+  recorder?.record(ms, status, code, parsed?.message ?? parsed?.error);
   return { status, ms, body: parsed, code, doneAt: performance.now() };
 }
 

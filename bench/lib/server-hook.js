@@ -5,6 +5,7 @@
 //                               statements (round trips) sent through mysql2 so far.
 //  {benchProfile: 'start'}   -> starts a fresh CPU profile (with BENCH_CPU_PROFILE_FILE),
 //  {benchProfile: 'stop'}    -> writes it there.
+// BENCH_EXPERIMENTS=jwt-key-object: see below.
 // (Signals are taken: Nest's shutdown hooks listen to SIGUSR2 too, and --cpu-prof writes
 // nothing when Nest re-raises SIGTERM.)
 
@@ -32,6 +33,25 @@ if (process.channel) {
     }
   } catch {
     // another mysql2 layout: no counts
+  }
+
+  // What-if experiments (--experiment NAME): measure a suspected bottleneck's cost before
+  // anyone changes the code.
+  const experiments = (process.env.BENCH_EXPERIMENTS ?? '').split(',').filter(Boolean);
+  if (experiments.includes('jwt-key-object')) {
+    // jsonwebtoken, given a string secret, first tries createPublicKey on it (an OpenSSL
+    // decoder lookup that throws) on every verify; a KeyObject skips that.
+    const jwt = require('jsonwebtoken');
+    const { createSecretKey } = require('node:crypto');
+    const keys = new Map();
+    const verify = jwt.verify;
+    jwt.verify = function verifyWithKeyObject(token, key, ...rest) {
+      if (typeof key === 'string' && !key.includes('-----BEGIN')) {
+        if (!keys.has(key)) keys.set(key, createSecretKey(Buffer.from(key)));
+        key = keys.get(key);
+      }
+      return verify.call(this, token, key, ...rest);
+    };
   }
 
   const file = process.env.BENCH_CPU_PROFILE_FILE;

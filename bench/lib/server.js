@@ -34,6 +34,19 @@ function rssMb(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// CPU time (user and system) a process has used so far, in ms: robust to a noisy machine where
+// wall-clock figures are not.
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 Hz on Linux)
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+  } catch {
+    return null;
+  }
+}
+
 class ServerProcess {
   constructor(name, port, child, logFile) {
     this.name = name;
@@ -70,6 +83,10 @@ class ServerProcess {
 
   rss() {
     return this.sample();
+  }
+
+  cpuMs() {
+    return this.exited ? null : cpuMs(this.child.pid);
   }
 
   async waitReady(timeoutMs = 60_000) {
@@ -144,4 +161,4 @@ async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
   return server;
 }
 
-module.exports = { startServer, freePort, rssMb, sleep };
+module.exports = { startServer, freePort, rssMb, cpuMs, sleep };

@@ -15,6 +15,7 @@ class Recorder {
     this.latencies = [];
     this.byStatus = {};
     this.byCode = {};
+    this.examples = {};
     this.networkErrors = 0;
     this.ok = 0;
     this.started = null;
@@ -30,12 +31,13 @@ class Recorder {
   }
 
   /** status is the HTTP status, or 0 for a network error; code is the body's error code when any. */
-  record(ms, status, code) {
+  record(ms, status, code, message) {
     this.latencies.push(ms);
     this.byStatus[status] = (this.byStatus[status] ?? 0) + 1;
     if (status === 0) this.networkErrors++;
     else if (status < 400) this.ok++;
     if (code) this.byCode[code] = (this.byCode[code] ?? 0) + 1;
+    if (code && message && !(code in this.examples)) this.examples[code] = String(message).slice(0, 200);
   }
 
   summary() {
@@ -61,6 +63,7 @@ class Recorder {
       byStatus: this.byStatus,
       errors,
       errorCodes: this.byCode,
+      errorExamples: this.examples,
       fiveXx,
       networkErrors: this.networkErrors,
     };

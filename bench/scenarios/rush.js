@@ -45,12 +45,16 @@ async function run(ctx) {
   const peakRssMb = ctx.server.peakRss;
   await sleep(1000);
   const rssAfterMb = ctx.server.rss();
+  // and once the 1,000 clients have hung up
+  await ctx.reconnect();
+  await sleep(2000);
+  const rssAfterCloseMb = ctx.server.rss();
   const checks = await checkDate(ctx.dbs, date.dateId);
   const outcomes = outcomeCounts(results);
   checks.confirmedEqualsCapacity = (checks.statuses.confirmed ?? 0) === ctx.rushCapacity;
   checks.responsesAgreeWithDb = (outcomes.confirmed ?? 0) === (checks.statuses.confirmed ?? 0);
   checks.sagas = await sagaStates(ctx.dbs, date.dateId);
-  return { ...rec.summary(), outcomes, peakRssMb, rssAfterMb, checks, profile: profileSummary };
+  return { ...rec.summary(), outcomes, peakRssMb, rssAfterMb, rssAfterCloseMb, checks, profile: profileSummary };
 }
 
 module.exports = { run, fire, outcomeCounts };

@@ -20,8 +20,10 @@ describe('registrations under concurrency (two instances, one database pair)', (
   const instance = (i: number) => (i % 2 === 0 ? a : b).http;
 
   beforeAll(async () => {
-    a = await createTestApp();
-    b = await createTestApp({}, a.dbs);
+    // 6 + 6 connections per instance: a real pool for the rush, while leaving room on a shared server
+    const pools = { PUBLIC_DB_POOL_SIZE: '6', PRIVATE_DB_POOL_SIZE: '6' };
+    a = await createTestApp(pools);
+    b = await createTestApp(pools, a.dbs);
     await a.app.listen(0, '127.0.0.1');
     await b.app.listen(0, '127.0.0.1');
   });

@@ -62,7 +62,7 @@ describe('registration saga under injected faults (FAILPOINTS name:error)', () =
   let keys = 0;
   beforeAll(async () => {
     // a one-second lease, so recovery may take over what an error left for it
-    ctx = await createTestApp({ SAGA_GRACE_SECONDS: '1' });
+    ctx = await createTestApp({ SAGA_GRACE_SECONDS: '1', PUBLIC_DB_POOL_SIZE: '4', PRIVATE_DB_POOL_SIZE: '4' });
     await ctx.app.listen(0, '127.0.0.1');
   });
   afterAll(async () => ctx.close());

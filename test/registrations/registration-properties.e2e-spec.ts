@@ -103,7 +103,8 @@ describe('registration invariants under random sequences (property-based)', () =
   const stats = new Map<string, number>();
 
   beforeAll(async () => {
-    ctx = await createTestApp();
+    // one request at a time: small pools leave the shared MariaDB's connections to others
+    ctx = await createTestApp({ PUBLIC_DB_POOL_SIZE: '4', PRIVATE_DB_POOL_SIZE: '4' });
     await ctx.app.listen(0, '127.0.0.1');
   });
   afterAll(async () => {

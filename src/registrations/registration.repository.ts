@@ -100,7 +100,10 @@ interface RawSaga {
   lease_expired: number | string;
 }
 
-// A registration row with its members and its 1-based waitlist position (same target, oldest first).
+// A registration row with its members and its 1-based waitlist position (same target, oldest
+// first: queued_at, which is the registration's createdAt, then id). Ids are not used alone
+// because under concurrency an id can be handed out after a later createdAt, and the contract's
+// "oldest first" is what a client sees in createdAt.
 const SELECT_REGISTRATION = `
   SELECT r.*,
     (SELECT GROUP_CONCAT(m.member_id ORDER BY m.member_id) FROM event_registration_members m

@@ -57,32 +57,26 @@ export function sortCounters(keys: CounterKey[]): CounterKey[] {
 export class PublicCounterRepository {
   constructor(@InjectDataSource(PUBLIC_DB) private readonly db: DataSource) {}
 
-  /** Takes n spots on every counter of the target, or none. False when any is full. */
+  /**
+   * Takes n spots on every counter of the target, or none; false when any is full. One
+   * conditional UPDATE over the slot, hour and date rows (in that order): it checks and takes all
+   * three atomically, and since it runs in autocommit the row locks are held for a single round
+   * trip. No counter is ever read and written back.
+   */
   async take(target: CounterTarget, n: number): Promise<boolean> {
     if (n <= 0) return true;
-    return this.inTransaction(async (runner) => {
-      for (const key of countersOf(target)) {
-        const { table, key: column } = TABLE[key.level];
-        const result = await runner.query(
-          `UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ? AND reserved + ? <= capacity`,
-          [n, key.id, n],
-        );
-        if (affectedRows(result) !== 1) return false;
-      }
-      return true;
-    });
+    const keys = countersOf(target);
+    const { sql, params } = counterUpdate(keys, n, true);
+    const result = await this.autocommit(sql, params);
+    return affectedRows(result) === keys.length;
   }
 
-  /** Gives n spots back on every counter of the target. */
+  /** Gives n spots back on every counter of the target, in one statement. */
   async release(target: CounterTarget, n: number): Promise<void> {
     if (n <= 0) return;
-    await this.inTransaction(async (runner) => {
-      for (const key of countersOf(target)) {
-        const { table, key: column } = TABLE[key.level];
-        await runner.query(`UPDATE ${table} SET reserved = reserved - ? WHERE ${column} = ?`, [n, key.id]);
-      }
-      return true;
-    });
+    const keys = countersOf(target);
+    const { sql, params } = counterUpdate(keys, -n, false);
+    await this.autocommit(sql, params);
   }
 
   /** Every counter of a date (inactive slots and hours too: a registration may still sit there). */
@@ -163,6 +157,29 @@ export class PublicCounterRepository {
     });
   }
 
+  // One statement in autocommit. Failing to get a connection leaves nothing behind; losing the
+  // connection while the statement runs is ambiguous (it may have committed) and is reported as
+  // such, so the saga leaves its record for recovery. Deadlocks and lock timeouts are retried.
+  private async autocommit(sql: string, params: unknown[]): Promise<unknown> {
+    return withLockRetry(async () => {
+      let runner: QueryRunner;
+      try {
+        runner = this.db.createQueryRunner();
+        await runner.connect();
+      } catch (error) {
+        throw scheduleUnavailable(error);
+      }
+      try {
+        return await runner.query(sql, params);
+      } catch (error) {
+        if (isConnectionError(error)) throw new CounterOutcomeUnknownError(error);
+        throw error;
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    });
+  }
+
   // Errors before COMMIT leave nothing behind (the server rolls back). Only a failed COMMIT is
   // ambiguous, and is reported as such so the saga leaves its record for recovery.
   private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
@@ -199,6 +216,27 @@ export class PublicCounterRepository {
       }
     });
   }
+}
+
+const ALIAS: Record<CounterLevel, string> = { slot: 's', hour: 'h', date: 'd' };
+
+/**
+ * One UPDATE over the counters, joined in lock order:
+ *   UPDATE event_slots s, event_hours h, event_dates d
+ *      SET s.reserved = s.reserved + n, h.reserved = h.reserved + n, d.reserved = d.reserved + n
+ *    WHERE s.event_slot_id = ? AND h.event_hour_id = ? AND d.event_date_id = ?
+ *      [AND s.reserved + n <= s.capacity AND ...]   (only when taking)
+ */
+function counterUpdate(keys: CounterKey[], delta: number, checkCapacity: boolean): { sql: string; params: number[] } {
+  const alias = (k: CounterKey) => ALIAS[k.level];
+  const tables = keys.map((k) => `${TABLE[k.level].table} ${alias(k)}`).join(', ');
+  const sets = keys.map((k) => `${alias(k)}.reserved = ${alias(k)}.reserved + ?`).join(', ');
+  const ids = keys.map((k) => `${alias(k)}.${TABLE[k.level].key} = ?`);
+  const fits = checkCapacity ? keys.map((k) => `${alias(k)}.reserved + ? <= ${alias(k)}.capacity`) : [];
+  return {
+    sql: `UPDATE ${tables} SET ${sets} WHERE ${[...ids, ...fits].join(' AND ')}`,
+    params: [...keys.map(() => delta), ...keys.map((k) => k.id), ...fits.map(() => delta)],
+  };
 }
 
 function scheduleUnavailable(error: unknown): unknown {

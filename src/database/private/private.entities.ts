@@ -143,7 +143,7 @@ export class EventRegistrationEntity {
   @Column({ type: 'int' })
   spots!: number;
 
-  // The waitlist is ordered by this instant, then id.
+  // The waitlist is ordered by this instant (the registration's createdAt), then id.
   @Column({ name: 'queued_at', type: 'datetime', precision: 6, nullable: true })
   queuedAt!: Date | null;
 

@@ -1,3 +1,4 @@
+import type { RowDataPacket } from 'mysql2/promise';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext } from '../support/app';
 import { counterDrift, createHousehold } from '../support/households';
@@ -79,7 +80,7 @@ describe('registrations', () => {
       expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status, code });
       expect(res.body).toMatchObject({ statusCode: status, message: expect.any(String) });
     }
-    const [rows] = await ctx.dbs.privateSql.query<any[]>('SELECT COUNT(*) AS n FROM event_registrations WHERE household_id = ?', [h.id]);
+    const [rows] = await ctx.dbs.privateSql.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM event_registrations WHERE household_id = ?', [h.id]);
     expect(Number(rows[0].n)).toBe(0);
     expect((await counters(ctx.dbs.publicSql, { dateId: s.dateId })).date.reserved).toBe(0);
   });
@@ -132,8 +133,8 @@ describe('registrations', () => {
     const ws = await post(small.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(201);
     expect([wl.body.status, wl.body.spots, ws.body.status]).toEqual(['waitlisted', 3, 'waitlisted']);
     await request(ctx.http).delete(`/api/v1/registrations/${r1.body.id}`).set('Authorization', bearer(first.sub)).expect(200);
-    const [rows] = await ctx.dbs.privateSql.query<any[]>('SELECT id, status FROM event_registrations WHERE id IN (?, ?)', [wl.body.id, ws.body.id]);
-    const status = Object.fromEntries(rows.map((r: any) => [String(r.id), r.status]));
+    const [rows] = await ctx.dbs.privateSql.query<RowDataPacket[]>('SELECT id, status FROM event_registrations WHERE id IN (?, ?)', [wl.body.id, ws.body.id]);
+    const status = Object.fromEntries(rows.map((r) => [String(r.id), r.status]));
     expect(status[wl.body.id]).toBe('waitlisted');
     expect(status[ws.body.id]).toBe('confirmed');
     expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, s.dateId)).toEqual([]);

@@ -3,7 +3,6 @@ import {
   Catch,
   ExceptionFilter,
   HttpException,
-  HttpStatus,
   Logger,
 } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
@@ -31,7 +30,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       response.status(body.statusCode).json(body);
       return;
     }
-    const requestId = request.id === undefined ? undefined : String(request.id);
+    const requestId =
+      typeof request.id === 'string' || typeof request.id === 'number' ? String(request.id) : undefined;
     this.logger.error(
       { err: exception, requestId },
       exception instanceof Error ? exception.stack : String(exception),
@@ -81,19 +81,19 @@ function toDomainError(exception: unknown): DomainError | undefined {
 
 function codeForStatus(status: number): ErrorCode | undefined {
   switch (status) {
-    case HttpStatus.BAD_REQUEST:
+    case 400: // BAD_REQUEST
       return 'VALIDATION_FAILED';
-    case HttpStatus.UNAUTHORIZED:
+    case 401: // UNAUTHORIZED
       return 'UNAUTHENTICATED';
-    case HttpStatus.FORBIDDEN:
+    case 403: // FORBIDDEN
       return 'FORBIDDEN';
-    case HttpStatus.NOT_FOUND:
+    case 404: // NOT_FOUND
       return 'NOT_FOUND';
-    case HttpStatus.PAYLOAD_TOO_LARGE:
+    case 413: // PAYLOAD_TOO_LARGE
       return 'PAYLOAD_TOO_LARGE';
-    case HttpStatus.TOO_MANY_REQUESTS:
+    case 429: // TOO_MANY_REQUESTS
       return 'RATE_LIMITED';
-    case HttpStatus.SERVICE_UNAVAILABLE:
+    case 503: // SERVICE_UNAVAILABLE
       return 'SERVICE_UNAVAILABLE';
     default:
       return status >= 400 && status < 500 ? 'VALIDATION_FAILED' : undefined;
@@ -117,7 +117,7 @@ function validationDetails(exception: HttpException): unknown {
   if (exception.getStatus() !== 400) return undefined;
   const response = exception.getResponse();
   if (typeof response === 'object' && response !== null && 'message' in response) {
-    const message = (response as { message: unknown }).message;
+    const message: unknown = response.message;
     return Array.isArray(message) ? message.slice(0, 20) : undefined;
   }
   return undefined;

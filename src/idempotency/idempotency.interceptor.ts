@@ -78,7 +78,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     request.idempotencyScope = scope;
     try {
-      const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      const body: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
       await this.keys.complete(scope, response.statusCode, JSON.stringify(body ?? null));
       return body;
     } catch (error) {

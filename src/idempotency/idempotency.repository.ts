@@ -80,7 +80,7 @@ export class IdempotencyRepository {
   /** Takes over a key whose request died before it started any saga. */
   async takeOver(scope: string): Promise<boolean> {
     const result = await translatePrivateError(() =>
-      this.db.query(
+      this.db.query<unknown>(
         `UPDATE idempotency_keys SET locked_until = NOW(6) + INTERVAL ? SECOND
           WHERE scope_hash = ? AND state = 'in_flight' AND saga_id IS NULL AND locked_until < NOW(6)`,
         [LOCK_SECONDS, scope],
@@ -121,7 +121,7 @@ export class IdempotencyRepository {
 
   async purgeExpired(): Promise<number> {
     const result = await translatePrivateError(() =>
-      this.db.query('DELETE FROM idempotency_keys WHERE expires_at < NOW(6) LIMIT 1000'),
+      this.db.query<unknown>('DELETE FROM idempotency_keys WHERE expires_at < NOW(6) LIMIT 1000'),
     );
     return (result as { affectedRows?: number }).affectedRows ?? 0;
   }

@@ -77,19 +77,19 @@ export class ReconciliationRepository {
   async claimStuckDate(leaseSeconds: number, exclude: number[]): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
     return translatePrivateError(() =>
       this.db.transaction(async (m) => {
-        const [first] = (await m.query(
+        const [first] = await m.query<{ event_date_id: number }[]>(
           `SELECT event_date_id FROM registration_sagas
             WHERE state IN ('taking', 'releasing') AND lease_until < NOW(6) ${exclude.length > 0 ? 'AND event_date_id NOT IN (?)' : ''}
             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
           exclude.length > 0 ? [exclude] : [],
-        )) as { event_date_id: number }[];
+        );
         if (!first) return undefined;
         const eventDateId = Number(first.event_date_id);
-        const sagas = (await m.query(
+        const sagas = await m.query<{ id: string; expired: number | string }[]>(
           `SELECT id, (lease_until < NOW(6)) AS expired FROM registration_sagas
             WHERE event_date_id = ? AND state IN ('taking', 'releasing') ORDER BY id FOR UPDATE`,
           [eventDateId],
-        )) as { id: string; expired: number | string }[];
+        );
         if (sagas.some((saga) => Number(saga.expired) !== 1)) return { eventDateId, sagaIds: [] };
         const sagaIds = sagas.map((saga) => String(saga.id));
         await m.query('UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)', [
@@ -109,11 +109,11 @@ export class ReconciliationRepository {
   async supersede(sagaId: string, leaseSeconds: number): Promise<string | undefined> {
     return translatePrivateError(() =>
       this.db.transaction(async (m) => {
-        const [old] = (await m.query("SELECT * FROM registration_sagas WHERE id = ? AND state = 'taking' FOR UPDATE", [
+        const [old] = await m.query<Record<string, unknown>[]>("SELECT * FROM registration_sagas WHERE id = ? AND state = 'taking' FOR UPDATE", [
           sagaId,
-        ])) as Record<string, unknown>[];
+        ]);
         if (!old) return undefined;
-        const inserted = (await m.query(
+        const inserted = await m.query<{ insertId: number | string }>(
           `INSERT INTO registration_sagas (registration_id, event_date_id, kind, state, take_slot_id, take_hour_id,
              take_spots, release_slot_id, release_hour_id, release_spots, plan, actor, idempotency_scope, lease_until)
            SELECT registration_id, event_date_id, kind, 'taking', take_slot_id, take_hour_id, take_spots,
@@ -121,12 +121,12 @@ export class ReconciliationRepository {
                   NOW(6) + INTERVAL ? SECOND
              FROM registration_sagas WHERE id = ?`,
           [leaseSeconds, sagaId],
-        )) as { insertId: number | string };
+        );
         const newId = String(inserted.insertId);
-        const moved = (await m.query(
+        const moved = await m.query<{ affectedRows: number }>(
           'UPDATE event_registrations SET pending_saga_id = ? WHERE id = ? AND pending_saga_id = ?',
           [newId, old.registration_id, sagaId],
-        )) as { affectedRows: number };
+        );
         await m.query("UPDATE registration_sagas SET state = 'failed', outcome = 'SUPERSEDED' WHERE id = ?", [sagaId]);
         if (moved.affectedRows !== 1) {
           // the registration no longer waits on this saga: nothing left to finish

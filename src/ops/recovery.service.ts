@@ -65,7 +65,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
       if (claim.sagaIds.length === 0) continue;
       const results = await this.recoverDate(claim.eventDateId, claim.sagaIds).catch((error: unknown) => {
         this.logger.warn({ eventDateId: claim.eventDateId, err: String(error) }, 'recovery deferred');
-        return new Map(claim.sagaIds.map((id) => [id, 'deferred' as RecoveryOutcome]));
+        return new Map<string, RecoveryOutcome>(claim.sagaIds.map((id) => [id, 'deferred']));
       });
       for (const [id, outcome] of results) {
         outcomes.set(id, outcome);

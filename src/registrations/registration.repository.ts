@@ -193,7 +193,7 @@ export class RegistrationRepository {
   }): Promise<{ registrationId: string; sagaId: string }> {
     try {
       return await this.tx(async (m) => {
-        const inserted = await m.query(
+        const inserted = await m.query<unknown>(
           `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id,
              event_slot_id, status, party_size, spots, created_by)
            VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
@@ -262,7 +262,7 @@ export class RegistrationRepository {
   }): Promise<string | undefined> {
     return this.tx(async (m) => {
       const sagaId = await this.insertSaga(m, { ...input, state: input.take ? 'taking' : 'releasing' });
-      const claimed = await m.query(
+      const claimed = await m.query<unknown>(
         `UPDATE event_registrations SET pending_saga_id = ?, version = version + 1
           WHERE id = ? AND pending_saga_id IS NULL AND status IN (?)
             ${input.expectedVersion === undefined ? '' : 'AND version = ?'}`,
@@ -292,7 +292,7 @@ export class RegistrationRepository {
   ): Promise<boolean> {
     return this.tx(async (m) => {
       const plan = saga.plan;
-      const updated = await m.query(
+      const updated = await m.query<unknown>(
         `UPDATE event_registrations
             SET status = 'confirmed', event_hour_id = ?, event_slot_id = ?, spots = ?, party_size = ?,
                 confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL,
@@ -325,7 +325,7 @@ export class RegistrationRepository {
       if (saga.kind === 'register') {
         const mayWait = saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
         if (mayWait) {
-          const updated = await m.query(
+          const updated = await m.query<unknown>(
             `UPDATE event_registrations SET status = 'waitlisted', queued_at = created_at,
                     pending_saga_id = NULL, version = version + 1
               WHERE id = ? AND pending_saga_id = ?`,
@@ -344,7 +344,7 @@ export class RegistrationRepository {
           await this.enqueue(m, saga.registrationId, { kind: 'waitlisted' });
           return 'waitlisted' as const;
         }
-        const removed = await m.query(
+        const removed = await m.query<unknown>(
           'DELETE FROM event_registrations WHERE id = ? AND pending_saga_id = ?',
           [saga.registrationId, saga.id],
         );
@@ -353,7 +353,7 @@ export class RegistrationRepository {
         await this.setSagaState(m, saga.id, 'failed', 'CAPACITY_FULL');
         return 'full' as const;
       }
-      const released = await m.query(
+      const released = await m.query<unknown>(
         'UPDATE event_registrations SET pending_saga_id = NULL WHERE id = ? AND pending_saga_id = ?',
         [saga.registrationId, saga.id],
       );
@@ -382,7 +382,7 @@ export class RegistrationRepository {
   }): Promise<string | undefined> {
     return this.tx(async (m) => {
       const r = input.registration;
-      const updated = await m.query(
+      const updated = await m.query<unknown>(
         `UPDATE event_registrations SET spots = ?, party_size = ?, version = version + 1
           WHERE id = ? AND pending_saga_id IS NULL AND version = ?`,
         [input.plan.spots, input.plan.partySize, r.id, r.version],
@@ -423,7 +423,7 @@ export class RegistrationRepository {
     return this.tx(async (m) => {
       const r = registration;
       const holds = r.status === 'confirmed';
-      const updated = await m.query(
+      const updated = await m.query<unknown>(
         `UPDATE event_registrations SET status = 'cancelled', cancelled_at = NOW(6), version = version + 1
           WHERE id = ? AND pending_saga_id IS NULL AND status IN ('confirmed', 'waitlisted') AND version = ?`,
         [r.id, r.version],
@@ -468,7 +468,7 @@ export class RegistrationRepository {
   async abandon(saga: SagaRow, outcome: string): Promise<void> {
     await this.tx(async (m) => {
       if (saga.kind === 'register') {
-        const removed = await m.query('DELETE FROM event_registrations WHERE id = ? AND pending_saga_id = ?', [
+        const removed = await m.query<unknown>('DELETE FROM event_registrations WHERE id = ? AND pending_saga_id = ?', [
           saga.registrationId,
           saga.id,
         ]);
@@ -689,16 +689,16 @@ export class RegistrationRepository {
     // the limit counts every waitlisted registration of the date; the settings row lock
     // serialises concurrent joiners so the limit cannot be overshot
     await m.query('INSERT IGNORE INTO event_date_settings (event_date_id) VALUES (?)', [settings.eventDateId]);
-    const [lock] = (await m.query(
+    const [lock] = await m.query<{ waitlist_enabled: number; waitlist_limit: number | null }[]>(
       'SELECT waitlist_enabled, waitlist_limit FROM event_date_settings WHERE event_date_id = ? FOR UPDATE',
       [settings.eventDateId],
-    )) as { waitlist_enabled: number; waitlist_limit: number | null }[];
+    );
     if (Number(lock.waitlist_enabled) !== 1) return false;
     if (lock.waitlist_limit === null) return true;
-    const [{ n }] = (await m.query(
+    const [{ n }] = await m.query<{ n: string }[]>(
       "SELECT COUNT(*) AS n FROM event_registrations WHERE event_date_id = ? AND status = 'waitlisted'",
       [settings.eventDateId],
-    )) as { n: string }[];
+    );
     return Number(n) < lock.waitlist_limit;
   }
 
@@ -729,7 +729,7 @@ export class RegistrationRepository {
       leaseSeconds: number;
     },
   ): Promise<string> {
-    const result = await m.query(
+    const result = await m.query<unknown>(
       `INSERT INTO registration_sagas (registration_id, event_date_id, kind, state, take_slot_id, take_hour_id,
          take_spots, release_slot_id, release_hour_id, release_spots, plan, actor, idempotency_scope, lease_until)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? SECOND)`,

@@ -170,7 +170,7 @@ export class PublicCounterRepository {
         throw scheduleUnavailable(error);
       }
       try {
-        return await runner.query(sql, params);
+        return (await runner.query(sql, params)) as unknown;
       } catch (error) {
         if (isConnectionError(error)) throw new CounterOutcomeUnknownError(error);
         throw error;

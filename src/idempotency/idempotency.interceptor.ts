@@ -12,6 +12,7 @@ import type { Request, Response } from 'express';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
+import { MetricsService } from '../metrics/metrics.service';
 import { IdempotencyRepository } from './idempotency.repository';
 import { SagaOutcomeReader } from './saga-outcome.reader';
 
@@ -48,6 +49,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly keys: IdempotencyRepository,
     private readonly outcomes: SagaOutcomeReader,
+    private readonly metrics: MetricsService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -73,6 +75,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ): Promise<unknown> {
     const replay = await this.claimOrReplay(scope, requestHash);
     if (replay) {
+      this.metrics.idempotentReplay();
       response.status(replay.status).setHeader('Idempotent-Replayed', 'true');
       return replay.body;
     }

@@ -3,6 +3,7 @@ import { DomainError } from '../common/domain-error';
 import { Failpoints } from '../common/failpoints';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { isConnectionError } from '../database/db-errors';
+import { MetricsService } from '../metrics/metrics.service';
 import { CounterOutcomeUnknownError, PublicCounterRepository } from '../schedule/public-counter.repository';
 import type { CounterTarget } from '../schedule/schedule.types';
 import {
@@ -73,6 +74,7 @@ export class RegistrationSaga {
     private readonly registrations: RegistrationRepository,
     private readonly counters: PublicCounterRepository,
     private readonly failpoints: Failpoints,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.leaseSeconds = config.sagaGraceSeconds;
@@ -316,6 +318,7 @@ export class RegistrationSaga {
     try {
       await this.counters.release(leg, leg.spots);
       await this.registrations.abandon(saga, 'COMPENSATED');
+      this.metrics.sagaCompensation(saga.kind);
       this.logger.warn({ sagaId: saga.id, registrationId: saga.registrationId }, 'saga compensated');
     } catch (error) {
       this.logger.error({ sagaId: saga.id, err: String(error) }, 'compensation left for recovery');

@@ -3,6 +3,7 @@ import { DomainError } from '../common/domain-error';
 import { DomainEvents, RegistrationAction } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { HouseholdRepository } from '../households/household.repository';
+import { MetricsService } from '../metrics/metrics.service';
 import { countersOf, PublicCounterRepository } from '../schedule/public-counter.repository';
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
 import { ScheduleRepository } from '../schedule/schedule.repository';
@@ -39,6 +40,7 @@ export class RegistrationService {
     private readonly counters: PublicCounterRepository,
     private readonly saga: RegistrationSaga,
     private readonly events: DomainEvents,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** The household linked to a participant's account. */
@@ -55,7 +57,7 @@ export class RegistrationService {
     const settings = await this.registrations.settings(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
 
-    const { registrationId, outcome } = await this.saga.register({
+    const { registrationId, outcome } = await this.registerThroughSaga({
       householdId: command.householdId,
       eventId: date.eventId,
       target,
@@ -66,6 +68,7 @@ export class RegistrationService {
       actor: actor.sub,
       idempotencyScope: actor.idempotencyScope,
     });
+    this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
     if (outcome === 'full') {
       throw new DomainError('CAPACITY_FULL', 'No room left, and the waitlist was declined, is disabled or is full');
     }
@@ -195,6 +198,7 @@ export class RegistrationService {
       }
       if (!progressed) break;
     }
+    if (promoted.length > 0) this.metrics.waitlistPromotions(promoted.length);
     for (const id of promoted) {
       const registration = await this.registrations.findById(id);
       if (registration) this.announce(registration, 'promoted');
@@ -204,6 +208,16 @@ export class RegistrationService {
   }
 
   // ---- pieces -------------------------------------------------------------------------------
+
+  private async registerThroughSaga(input: Parameters<RegistrationSaga['register']>[0]) {
+    try {
+      return await this.saga.register(input);
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code.toLowerCase() : 'failed';
+      this.metrics.registrationOutcome(code);
+      throw error;
+    }
+  }
 
   // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
   // going away, is logged) because recovery promotes again after it settles the counters.

@@ -139,6 +139,18 @@ export class ReconciliationRepository {
     );
   }
 
+  /** Dates with someone waiting that no saga is busy with (for the promotion sweep). */
+  async datesWithWaitlist(limit: number): Promise<number[]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<{ id: number }[]>(
+        `SELECT DISTINCT event_date_id AS id FROM event_registrations
+          WHERE status = 'waitlisted' AND pending_saga_id IS NULL LIMIT ?`,
+        [limit],
+      ),
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
   async markReleased(sagaId: string): Promise<void> {
     await translatePrivateError(() =>
       this.db.query("UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'", [sagaId]),

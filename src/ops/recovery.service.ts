@@ -22,6 +22,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private passes = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -57,6 +58,9 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   /** One pass: claims dates whose sagas all outlived their lease, and recovers each date. */
   async tick(): Promise<Map<string, RecoveryOutcome>> {
     const outcomes = new Map<string, RecoveryOutcome>();
+    // every few passes, promote wherever someone waits: a promotion that failed after its
+    // cancel committed (the schedule unreachable, say) leaves no saga behind to recover
+    if (this.passes++ % 5 === 0) await this.sweepWaitlists();
     const seen: number[] = [];
     for (let i = 0; i < 20 && !this.stopped; i++) {
       const claim = await this.reconciliation.claimStuckDate(this.config.sagaGraceSeconds, seen);
@@ -127,6 +131,14 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     }
     await this.afterwards(eventDateId);
     return outcomes;
+  }
+
+  private async sweepWaitlists(): Promise<void> {
+    for (const eventDateId of await this.reconciliation.datesWithWaitlist(50)) {
+      if (this.stopped) return;
+      const promoted = await this.service.promoteDate(eventDateId, 'recovery').catch(() => []);
+      if (promoted.length > 0) this.logger.log({ eventDateId, promoted: promoted.length }, 'waitlist promoted by sweep');
+    }
   }
 
   private async afterwards(eventDateId: number): Promise<void> {

@@ -25,6 +25,12 @@ export interface SagaPlan {
   memberIds?: string[];
   /** register only: may it join the waitlist when there is no room */
   joinWaitlist?: boolean;
+  /**
+   * A move within the date that keeps its spots: it takes only the counters it newly occupies
+   * (the new slot, and the new hour if it differs) and gives back only those it leaves, so a
+   * full hour or date does not refuse a move that leaves their totals unchanged.
+   */
+  netMove?: boolean;
 }
 
 export interface Leg extends CounterTarget {

@@ -4,7 +4,13 @@ import { Failpoints } from '../common/failpoints';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { isConnectionError } from '../database/db-errors';
 import { MetricsService } from '../metrics/metrics.service';
-import { CounterOutcomeUnknownError, PublicCounterRepository } from '../schedule/public-counter.repository';
+import {
+  CounterKey,
+  CounterOutcomeUnknownError,
+  countersOf,
+  countersOnlyIn,
+  PublicCounterRepository,
+} from '../schedule/public-counter.repository';
 import type { CounterTarget } from '../schedule/schedule.types';
 import {
   HistoryEntry,
@@ -154,6 +160,7 @@ export class RegistrationSaga {
     if (holds && moving) {
       take = { ...target, spots: plan.spots };
       release = { ...old, spots: r.spots };
+      if (plan.spots === r.spots) plan.netMove = true;
     } else if (holds && plan.spots > r.spots) {
       take = { ...target, spots: plan.spots - r.spots };
     } else if (holds && plan.spots < r.spots) {
@@ -176,7 +183,7 @@ export class RegistrationSaga {
         outbox,
       });
       if (!sagaId) return 'busy';
-      if (release) await this.release(sagaId, release);
+      if (release) await this.release(sagaId, countersOf(release), release.spots);
       return 'changed';
     }
 
@@ -206,7 +213,7 @@ export class RegistrationSaga {
     if (!sagaId) return 'busy';
     this.failpoints.hit('cancel.after-intent');
     if (registration.status === 'confirmed') {
-      await this.release(sagaId, { ...registration, spots: registration.spots });
+      await this.release(sagaId, countersOf(registration), registration.spots);
     }
     return 'cancelled';
   }
@@ -254,14 +261,15 @@ export class RegistrationSaga {
   ): Promise<TakeOutcome> {
     const leg = saga.take;
     if (!leg) throw new Error(`saga ${saga.id} has no take leg`);
+    const keys = this.takeKeys(saga);
     let taken = false;
     try {
       this.failpoints.hit('take.before-counters');
-      taken = await this.counters.take(leg, leg.spots);
+      taken = await this.counters.takeKeys(keys, leg.spots);
       this.failpoints.hit('take.after-counters');
     } catch (error) {
       if (error instanceof CounterOutcomeUnknownError) throw this.leftForRecovery(saga, error);
-      if (taken) await this.compensateTake(saga, leg);
+      if (taken) await this.compensateTake(saga, keys, leg.spots);
       else await this.abandon(saga, error);
       throw error;
     }
@@ -283,24 +291,35 @@ export class RegistrationSaga {
     } catch (error) {
       // a failed COMMIT may or may not have landed: recovery decides from the private truth
       if (isConnectionError(error)) throw this.leftForRecovery(saga, error);
-      await this.compensateTake(saga, leg);
+      await this.compensateTake(saga, keys, leg.spots);
       throw error;
     }
     if (!completed) {
       // recovery took this saga over and has accounted for the counters without our take
-      await this.counters.release(leg, leg.spots);
+      await this.counters.releaseKeys(keys, leg.spots);
       return 'full';
     }
     this.failpoints.hit('take.after-confirm');
-    if (saga.release) await this.release(saga.id, saga.release);
+    if (saga.release) await this.release(saga.id, this.releaseKeys(saga), saga.release.spots);
     return 'confirmed';
   }
 
+  // a net move takes only what it newly occupies and gives back only what it leaves
+  private takeKeys(saga: SagaRow): CounterKey[] {
+    if (!saga.take) return [];
+    return saga.plan.netMove && saga.release ? countersOnlyIn(saga.take, saga.release) : countersOf(saga.take);
+  }
+
+  private releaseKeys(saga: SagaRow): CounterKey[] {
+    if (!saga.release) return [];
+    return saga.plan.netMove && saga.take ? countersOnlyIn(saga.release, saga.take) : countersOf(saga.release);
+  }
+
   /** The public half of a release; the private half has already committed. */
-  async release(sagaId: string, leg: Leg): Promise<void> {
+  async release(sagaId: string, keys: CounterKey[], spots: number): Promise<void> {
     this.failpoints.hit('release.before-counters');
     try {
-      await this.counters.release(leg, leg.spots);
+      await this.counters.releaseKeys(keys, spots);
     } catch (error) {
       // the registration already no longer holds the seat; the saga row stays `releasing`
       // and recovery gives the seat back
@@ -314,9 +333,9 @@ export class RegistrationSaga {
   }
 
   // compensation of a take: give the seat back, then undo step 1
-  private async compensateTake(saga: SagaRow, leg: Leg): Promise<void> {
+  private async compensateTake(saga: SagaRow, keys: CounterKey[], spots: number): Promise<void> {
     try {
-      await this.counters.release(leg, leg.spots);
+      await this.counters.releaseKeys(keys, spots);
       await this.registrations.abandon(saga, 'COMPENSATED');
       this.metrics.sagaCompensation(saga.kind);
       this.logger.warn({ sagaId: saga.id, registrationId: saga.registrationId }, 'saga compensated');

@@ -44,6 +44,12 @@ export function countersOf(target: CounterTarget): CounterKey[] {
   return keys;
 }
 
+/** The counters of `a` that are not counters of `b`, in lock order. */
+export function countersOnlyIn(a: CounterTarget, b: CounterTarget): CounterKey[] {
+  const inB = new Set(countersOf(b).map((k) => `${k.level}:${k.id}`));
+  return countersOf(a).filter((k) => !inB.has(`${k.level}:${k.id}`));
+}
+
 export function sortCounters(keys: CounterKey[]): CounterKey[] {
   const unique = new Map<string, CounterKey>();
   for (const key of keys) unique.set(`${key.level}:${key.id}`, key);
@@ -64,8 +70,12 @@ export class PublicCounterRepository {
    * trip. No counter is ever read and written back.
    */
   async take(target: CounterTarget, n: number): Promise<boolean> {
-    if (n <= 0) return true;
-    const keys = countersOf(target);
+    return this.takeKeys(countersOf(target), n);
+  }
+
+  /** The same for an explicit set of counters (a move takes only the ones it newly occupies). */
+  async takeKeys(keys: CounterKey[], n: number): Promise<boolean> {
+    if (n <= 0 || keys.length === 0) return true;
     const { sql, params } = counterUpdate(keys, n, true);
     const result = await this.autocommit(sql, params);
     return affectedRows(result) === keys.length;
@@ -73,8 +83,11 @@ export class PublicCounterRepository {
 
   /** Gives n spots back on every counter of the target, in one statement. */
   async release(target: CounterTarget, n: number): Promise<void> {
-    if (n <= 0) return;
-    const keys = countersOf(target);
+    await this.releaseKeys(countersOf(target), n);
+  }
+
+  async releaseKeys(keys: CounterKey[], n: number): Promise<void> {
+    if (n <= 0 || keys.length === 0) return;
     const { sql, params } = counterUpdate(keys, -n, false);
     await this.autocommit(sql, params);
   }

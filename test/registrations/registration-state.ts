@@ -225,14 +225,24 @@ export async function openSagas(
   privateSql: Connection,
   dateId: number,
 ): Promise<
-  { id: string; registrationId: string; kind: string; state: string; release: (Target & { spots: number }) | null }[]
+  {
+    id: string;
+    registrationId: string;
+    kind: string;
+    state: string;
+    release: (Target & { spots: number }) | null;
+    /** counters the release gives back: all of its target, or for a net move only those it left */
+    owes: string[];
+  }[]
 > {
   const [rows] = await privateSql.query<RowDataPacket[]>(
-    `SELECT id, registration_id, event_date_id, kind, state, release_slot_id, release_hour_id, release_spots FROM registration_sagas
+    `SELECT id, registration_id, event_date_id, kind, state, release_slot_id, release_hour_id, release_spots,
+            take_slot_id, take_hour_id, take_spots, plan FROM registration_sagas
       WHERE event_date_id = ? AND state NOT IN ('done', 'failed') ORDER BY id`,
     [dateId],
   );
   return rows.map((r) => ({
+    owes: owedCounters(r),
     id: String(r.id),
     registrationId: String(r.registration_id),
     kind: String(r.kind),
@@ -263,6 +273,20 @@ export async function settled(dbs: TestDatabases, dateId: number): Promise<strin
  * Invariant 1 of the saga while releases are owed: every public counter equals the spots held
  * under it plus the spots that unfinished `releasing` sagas still have to give back there.
  */
+function owedCounters(r: RowDataPacket): string[] {
+  if (Number(r.release_spots) === 0) return [];
+  const target = (slot: unknown, hour: unknown): Target => ({
+    eventDateId: Number(r.event_date_id),
+    eventHourId: hour === null ? null : Number(hour),
+    eventSlotId: slot === null ? null : Number(slot),
+  });
+  const released = countersOfTarget(target(r.release_slot_id, r.release_hour_id));
+  const netMove = (JSON.parse(String(r.plan)) as { netMove?: boolean }).netMove === true;
+  if (!netMove || Number(r.take_spots) === 0) return released;
+  const taken = countersOfTarget(target(r.take_slot_id, r.take_hour_id));
+  return released.filter((k) => !taken.includes(k));
+}
+
 export async function owedOnly(dbs: TestDatabases, dateId: number): Promise<string[]> {
   const state = await readState(dbs, dateId);
   const sagas = await openSagas(dbs.privateSql, dateId);
@@ -271,7 +295,7 @@ export async function owedOnly(dbs: TestDatabases, dateId: number): Promise<stri
     const key = counterKey(c.level, c.id);
     const held = state.regs.filter((r) => holds(r) && countersOfTarget(r).includes(key)).reduce((a, r) => a + r.spots, 0);
     const owed = sagas
-      .filter((s) => s.state === 'releasing' && s.release && countersOfTarget(s.release).includes(key))
+      .filter((s) => s.state === 'releasing' && s.release && s.owes.includes(key))
       .reduce((a, s) => a + s.release!.spots, 0);
     if (c.reserved !== held + owed) problems.push(`${key}: reserved ${c.reserved}, held ${held}, owed back ${owed}`);
   }

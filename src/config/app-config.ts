@@ -164,7 +164,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     corsOrigins: (text(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
-    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 500, 0, 1000),
+    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
   };
 }
 

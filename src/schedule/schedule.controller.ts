@@ -9,13 +9,17 @@ import {
 } from '@nestjs/swagger';
 import { publicIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
+import { EventDateCache } from './event-date.cache';
 import { EventDateView, EventPage, EventView, EventsQuery } from './schedule.dto';
 import { eventDateNotFound, ScheduleService } from './schedule.service';
 
 @ApiTags('schedule')
 @Controller('api/v1')
 export class ScheduleController {
-  constructor(private readonly schedule: ScheduleService) {}
+  constructor(
+    private readonly schedule: ScheduleService,
+    private readonly eventDates: EventDateCache,
+  ) {}
 
   @Get('events')
   @ApiOperation({
@@ -36,6 +40,6 @@ export class ScheduleController {
   @ApiOkResponse({ type: EventDateView })
   @ApiNotFoundResponse({ description: 'EVENT_DATE_NOT_FOUND: unknown, inactive or unpublished' })
   getEventDate(@Param('id') id: string): Promise<EventDateView> {
-    return this.schedule.getEventDate(publicIdOrNotFound(id, eventDateNotFound));
+    return this.eventDates.get(publicIdOrNotFound(id, eventDateNotFound));
   }
 }

@@ -27,7 +27,7 @@ async function connect({ origins, count, eventDateId }) {
     Array.from({ length: count }, async (_, i) => {
       const socket = io(`${origins[i % origins.length]}/realtime`, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 20_000 });
       sockets.push(socket);
-      const client = { delays: [], received: [], lastReserved: null, firstFinalAt: null };
+      const client = { delays: [], received: [], reserved: [], lastReserved: null };
       clients.push(client);
       socket.on('availability', (payload) => {
         const t = now();
@@ -35,6 +35,7 @@ async function connect({ origins, count, eventDateId }) {
         if (!Number.isNaN(at)) client.delays.push(t - at);
         client.received.push(t);
         client.lastReserved = reservedOf(payload);
+        client.reserved.push(client.lastReserved);
         client.lastAt = t;
       });
       try {
@@ -60,7 +61,14 @@ parentPort.on('message', async (msg) => {
   } else if (msg.cmd === 'collect') {
     // received: receipt times of every push, for the convergence and quiet-time computation
     parentPort.postMessage({
-      result: clients.map((c) => ({ failed: !!c.failed, delays: c.delays, received: c.received, lastReserved: c.lastReserved, ackReserved: c.ackReserved })),
+      result: clients.map((c) => ({
+        failed: !!c.failed,
+        delays: c.delays,
+        received: c.received,
+        reserved: c.reserved,
+        lastReserved: c.lastReserved,
+        ackReserved: c.ackReserved,
+      })),
     });
   } else if (msg.cmd === 'lastPush') {
     parentPort.postMessage({ lastPush: Math.max(0, ...clients.map((c) => c.lastAt ?? 0)) });

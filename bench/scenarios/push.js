@@ -60,6 +60,24 @@ async function run(ctx) {
     const delays = clients.flatMap((c) => c.delays);
     const pushes = clients.map((c) => c.received.length);
     const converged = clients.filter((c) => c.lastReserved === finalReserved).length;
+    // The push's `at` is when the server started building it, after any coalescing wait. So
+    // also, from the database: the k-th confirmation committed at T_k (its confirmed_at); when
+    // did each subscriber first see reserved >= k? That includes the coalescing.
+    const [confirmedRows] = await ctx.dbs.priv.query(
+      "SELECT confirmed_at FROM event_registrations WHERE event_date_id = ? AND confirmed_at IS NOT NULL ORDER BY confirmed_at",
+      [date.dateId],
+    );
+    const confirmedAt = confirmedRows.map((r) => Date.parse(`${String(r.confirmed_at).replace(' ', 'T')}Z`));
+    const seenDelays = [];
+    for (const c of clients) {
+      let j = 0;
+      for (let k = 1; k <= confirmedAt.length; k++) {
+        while (j < c.reserved.length && !(c.reserved[j] >= k)) j++;
+        if (j === c.reserved.length) break;
+        // the public counter moves before confirmed_at is written: a push may beat it
+        seenDelays.push(Math.max(0, c.received[j] - confirmedAt[k - 1]));
+      }
+    }
     const convergence = clients
       .filter((c) => c.received.length > 0)
       .map((c) => c.received[c.received.length - 1] - lastAnswer);
@@ -69,6 +87,7 @@ async function run(ctx) {
       connectErrors: ready.errors,
       http: { ...rec.summary(), outcomes: outcomeCounts(results) },
       pushDelayMs: latencySummary(delays),
+      commitToSeenMs: latencySummary(seenDelays),
       pushesPerSubscriber: {
         min: Math.min(...pushes),
         avg: round(pushes.reduce((a, b) => a + b, 0) / Math.max(1, pushes.length)),

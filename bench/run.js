@@ -40,6 +40,14 @@ function parseArgs(argv) {
   opts.cpuProf = argv.includes('--cpu-prof');
   opts.keepDatabases = argv.includes('--keep-databases');
   opts.dbSample = !argv.includes('--no-db-sample');
+  // --env KEY=VALUE (repeatable): extra server configuration, e.g. SCHEDULE_CACHE_MS=500
+  opts.serverEnv = {};
+  argv.forEach((a, i) => {
+    if (a !== '--env') return;
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(argv[i + 1] ?? '');
+    if (!m) throw new Error('--env takes KEY=VALUE');
+    opts.serverEnv[m[1]] = m[2];
+  });
   const experiment = argv.indexOf('--experiment');
   opts.experiments = experiment === -1 ? [] : (argv[experiment + 1] ?? '').split(',').filter(Boolean);
   const knownExperiments = ['jwt-key-object'];
@@ -200,7 +208,9 @@ function markdown(results) {
   const lines = [
     `# Benchmark: the 9:00 rush`,
     '',
-    `${results.options.experiments.length ? `**experiments: ${results.options.experiments.join(', ')}** · ` : ''}${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
+    `${results.options.experiments.length ? `**experiments: ${results.options.experiments.join(', ')}** · ` : ''}${
+      Object.keys(results.options.serverEnv).length ? `**server env: ${Object.entries(results.options.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')}** · ` : ''
+    }${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
     '',
     '| scenario | ops/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | notes |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |',
@@ -315,6 +325,7 @@ async function main() {
       householdPool: ctx.households.length,
       cpuProf: opts.cpuProf,
       experiments: opts.experiments,
+      serverEnv: opts.serverEnv,
     },
     scenarios: {},
   };
@@ -330,6 +341,7 @@ async function main() {
     PUBLIC_DB_POOL_SIZE: String(ctx.publicPoolSize),
     PRIVATE_DB_POOL_SIZE: String(ctx.privatePoolSize),
     BENCH_EXPERIMENTS: opts.experiments.join(','),
+    ...opts.serverEnv,
   };
   delete baseEnv.REDIS_URL;
 

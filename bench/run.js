@@ -161,7 +161,9 @@ function goals(results) {
       ? `receipt - at: p99 ${push.pushDelayMs.p99} ms over ${push.pushDelayMs.count} pushes; commit (confirmed_at) to seen: p99 ${push.commitToSeenMs.p99} ms; ${push.convergedSubscribers}/${push.subscribers} ended on the final figures`
       : '',
   );
-  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB 1 s after, connections still open; ${rush?.rssAfterCloseMb?.toFixed(0)} MB once closed; peak ${rush?.peakRssMb?.toFixed(0)} MB; idle before ${results.idleRssMb?.toFixed(0)} MB`);
+  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB 1 s after, connections still open; ${rush?.rssAfterCloseMb?.toFixed(0)} MB once closed; peak ${rush?.peakRssMb?.toFixed(0)} MB; idle before ${results.idleRssMb?.toFixed(0)} MB${
+      rush?.memory ? `; V8 heap used ${rush.memory.before.heapUsed} MB of ${rush.memory.before.heapTotal}, ${rush.memory.afterGc?.heapUsed} MB after a full GC (RSS then ${rush.memory.rssAfterGcMb?.toFixed(0)} MB)` : ''
+    }`);
   const correctness = Object.entries(results.scenarios)
     .filter(([name, r]) => name !== 'ceiling' && r && !r.skipped)
     .map(([name, r]) => {

@@ -3,6 +3,8 @@
 // Preloaded into the server (node -r) by the bench; talks to it over the IPC channel.
 //  {benchCount: 'read'}      -> {benchCounts: {<database>: {<first keyword>: n}}}: the
 //                               statements (round trips) sent through mysql2 so far.
+//  {benchMemory: true}      -> {benchMemoryUsage}: process.memoryUsage() in MB, before and
+//                               after a full GC (the server runs with --expose-gc for this).
 //  {benchProfile: 'start'}   -> starts a fresh CPU profile (with BENCH_CPU_PROFILE_FILE),
 //  {benchProfile: 'stop'}    -> writes it there.
 // BENCH_EXPERIMENTS=jwt-key-object: see below.
@@ -65,6 +67,12 @@ if (process.channel) {
   process.on('message', (msg) => {
     if (msg?.benchCount === 'read') {
       process.send({ benchCounts: counts });
+    } else if (msg?.benchMemory) {
+      // where the RSS is: V8 heap or outside it, before and after a full collection
+      const mb = (m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 1048576)]));
+      const before = mb(process.memoryUsage());
+      if (typeof global.gc === 'function') global.gc();
+      process.send({ benchMemoryUsage: { before, afterGc: typeof global.gc === 'function' ? mb(process.memoryUsage()) : null } });
     } else if (session && msg?.benchProfile === 'start') {
       session.post('Profiler.start');
     } else if (session && msg?.benchProfile === 'stop') {

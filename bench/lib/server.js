@@ -112,23 +112,33 @@ class ServerProcess {
     if (!this.exited && this.child.connected) this.child.send(msg);
   }
 
-  /** Statements sent to MariaDB so far, by database and first keyword (see server-hook.js). */
-  queryCounts() {
-    if (this.exited || !this.child.connected) return Promise.resolve({});
+  /** Asks server-hook.js; resolves with the reply's `key`, or `fallback` after 5 s. */
+  ask(msg, key, fallback) {
+    if (this.exited || !this.child.connected) return Promise.resolve(fallback);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.child.off('message', onMessage);
-        resolve({});
-      }, 2000);
+        resolve(fallback);
+      }, 5000);
       const onMessage = (m) => {
-        if (!m?.benchCounts) return;
+        if (!m || !(key in m)) return;
         clearTimeout(timer);
         this.child.off('message', onMessage);
-        resolve(m.benchCounts);
+        resolve(m[key]);
       };
       this.child.on('message', onMessage);
-      this.child.send({ benchCount: 'read' });
+      this.child.send(msg);
     });
+  }
+
+  /** Statements sent to MariaDB so far, by database and first keyword. */
+  queryCounts() {
+    return this.ask({ benchCount: 'read' }, 'benchCounts', {});
+  }
+
+  /** process.memoryUsage() in MB, before and after a full GC. */
+  memory() {
+    return this.ask({ benchMemory: true }, 'benchMemoryUsage', null);
   }
 
   /** SIGTERM (the server drains and exits), SIGKILL after `graceMs`. */
@@ -152,7 +162,8 @@ async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
   const log = createWriteStream(logFile);
   const childEnv = { ...process.env, ...env, PORT: String(port) };
   if (cpuProfileFile) childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
-  const args = ['-r', join(__dirname, 'server-hook.js'), join(dist, 'main.js')];
+  // --expose-gc only lets server-hook.js collect on request, after the RSS figures are taken
+  const args = ['--expose-gc', '-r', join(__dirname, 'server-hook.js'), join(dist, 'main.js')];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);

@@ -49,12 +49,15 @@ async function run(ctx) {
   await ctx.reconnect();
   await sleep(2000);
   const rssAfterCloseMb = ctx.server.rss();
+  const memory = await ctx.server.memory();
+  await sleep(500);
+  if (memory) memory.rssAfterGcMb = ctx.server.rss();
   const checks = await checkDate(ctx.dbs, date.dateId);
   const outcomes = outcomeCounts(results);
   checks.confirmedEqualsCapacity = (checks.statuses.confirmed ?? 0) === ctx.rushCapacity;
   checks.responsesAgreeWithDb = (outcomes.confirmed ?? 0) === (checks.statuses.confirmed ?? 0);
   checks.sagas = await sagaStates(ctx.dbs, date.dateId);
-  return { ...rec.summary(), outcomes, peakRssMb, rssAfterMb, rssAfterCloseMb, checks, profile: profileSummary };
+  return { ...rec.summary(), outcomes, peakRssMb, rssAfterMb, rssAfterCloseMb, memory, checks, profile: profileSummary };
 }
 
 module.exports = { run, fire, outcomeCounts };

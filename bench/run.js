@@ -82,8 +82,12 @@ const children = new Set();
 process.on('exit', () => {
   for (const c of children) if (!c.exited) c.child.kill('SIGKILL');
 });
+// Set on Ctrl-C, SIGTERM or the watchdog: load loops stop, no further scenario starts.
+const abort = { aborted: false };
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    if (abort.aborted) return;
+    abort.aborted = true;
     console.error(`\n${signal}: stopping servers and dropping databases`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -259,6 +263,7 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const startedAt = Date.now();
   const watchdog = setTimeout(() => {
+    abort.aborted = true;
     console.error(`bench: over ${opts.maxMinutes} minutes, giving up`);
     void cleanup().finally(() => process.exit(2));
   }, opts.maxMinutes * 60_000);
@@ -273,6 +278,7 @@ async function main() {
   await snapshotDist(dist, log);
   const jwtSecret = `bench-secret-${randomBytes(16).toString('hex')}`;
   const ctx = {
+    abort,
     runId,
     jwtSecret,
     log,
@@ -348,7 +354,7 @@ async function main() {
   delete baseEnv.REDIS_URL;
 
   const runScenario = async (name, fn) => {
-    if (!opts.only.has(name)) return;
+    if (!opts.only.has(name) || abort.aborted) return;
     log(`${name}: running`);
     try {
       results.scenarios[name] = await fn(ctx);
@@ -455,7 +461,7 @@ async function main() {
   const { runShape } = require('./scenarios/ceiling');
   if (opts.only.has('ceiling')) results.scenarios.ceiling = { pools: { public: ctx.publicPoolSize, private: ctx.privatePoolSize } };
   const ceiling = async (shape) => {
-    if (!opts.only.has('ceiling')) return;
+    if (!opts.only.has('ceiling') || abort.aborted) return;
     log(`ceiling (${shape} shape): running`);
     try {
       results.scenarios.ceiling[shape] = await runShape(ctx, shape);
@@ -502,7 +508,7 @@ async function main() {
   if (!opts.only.has('rush')) await ceiling('rush');
   if (!opts.only.has('spread')) await ceiling('spread');
 
-  if (opts.only.has('push')) {
+  if (opts.only.has('push') && !abort.aborted) {
     log('starting two server instances sharing Redis');
     const env = { ...baseEnv, REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
     ctx.servers = await Promise.all([startOne('a', env), startOne('b', env)]);
@@ -513,6 +519,7 @@ async function main() {
     if (died.length && results.scenarios.push) results.scenarios.push.serverExited = died.map((srv) => `${srv.name}: ${srv.exitCode}`).join(', ');
   }
 
+  if (abort.aborted) return;
   results.goals = goals(results);
   results.durationSeconds = Math.round((Date.now() - startedAt) / 1000);
   writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');

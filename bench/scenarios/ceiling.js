@@ -82,7 +82,7 @@ async function ceilingSpread(ctx, p) {
   rec.start();
   await Promise.all(
     Array.from({ length: ctx.spreadClients }, async () => {
-      while (performance.now() < deadline && next < ctx.households.length) {
+      while (!ctx.abort.aborted && performance.now() < deadline && next < ctx.households.length) {
         const i = next++;
         await register(p, date, date.slotIds[i % date.slotIds.length], ctx.households[i], rec);
       }

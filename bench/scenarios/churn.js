@@ -11,11 +11,11 @@ const { send, warm } = require('../lib/http');
 const { checkDate, waitlistOf, idsWithStatus, sagaStates } = require('../lib/checks');
 const { sleep } = require('../lib/server');
 
-async function inBatches(items, concurrency, fn) {
+async function inBatches(items, concurrency, fn, abort) {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
+      while (!abort.aborted && next < items.length) {
         const i = next++;
         await fn(items[i], i);
       }
@@ -38,8 +38,11 @@ async function run(ctx) {
   // Untimed: fill the slot and its waitlist through the API.
   const setup = new Recorder();
   setup.start();
-  await inBatches(seeded, 16, (h) =>
-    send(ctx.setupClient, { method: 'POST', path: '/api/v1/registrations', authorization: h.authorization, body, recorder: setup }),
+  await inBatches(
+    seeded,
+    16,
+    (h) => send(ctx.setupClient, { method: 'POST', path: '/api/v1/registrations', authorization: h.authorization, body, recorder: setup }),
+    ctx.abort,
   );
   setup.stop();
   const setupSummary = setup.summary();

@@ -14,7 +14,7 @@ async function run(ctx) {
   rec.start();
   await Promise.all(
     Array.from({ length: 16 }, async () => {
-      while (next < subs.length) {
+      while (!ctx.abort.aborted && next < subs.length) {
         const sub = subs[next++];
         await send(ctx.client, {
           method: 'POST',

@@ -19,7 +19,7 @@ async function run(ctx) {
   rec.start();
   await Promise.all(
     Array.from({ length: ctx.readClients }, async () => {
-      while (performance.now() < deadline) await send(ctx.client, { path, recorder: rec });
+      while (performance.now() < deadline && !ctx.abort.aborted) await send(ctx.client, { path, recorder: rec });
     }),
   );
   rec.stop();

@@ -20,7 +20,7 @@ async function run(ctx) {
   rec.start();
   await Promise.all(
     Array.from({ length: ctx.spreadClients }, async () => {
-      while (performance.now() < deadline && next < ctx.households.length) {
+      while (!ctx.abort.aborted && performance.now() < deadline && next < ctx.households.length) {
         const i = next++;
         const h = ctx.households[i];
         await send(ctx.client, {

@@ -486,7 +486,7 @@ async function main() {
     for (const name of single) {
       if (name === 'rush' || name === 'spread') await ceiling(name);
       await runScenario(name, require(`./scenarios/${name}`).run);
-      if (ctx.server.exited) {
+      if (ctx.server.exited && !abort.aborted) {
         // a crash is a finding: record it, and give the next scenario a fresh instance
         log(`${name}: the server exited (${ctx.server.exitCode}); see ${ctx.server.logFile}`);
         if (results.scenarios[name]) results.scenarios[name].serverExited = String(ctx.server.exitCode);

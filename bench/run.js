@@ -6,7 +6,15 @@
 // and drops everything it created, also on error or Ctrl-C. See bench/README.md.
 
 const { execSync } = require('node:child_process');
-const { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
@@ -32,9 +40,13 @@ function parseArgs(argv) {
   const onlyArg = argv.find((a) => a.startsWith('--only'));
   if (onlyArg) {
     const list = onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1];
-    const names = (list ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const names = (list ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = names.filter((n) => !SCENARIOS.includes(n));
-    if (names.length === 0 || unknown.length) throw new Error(`--only takes a list of: ${SCENARIOS.join(',')}`);
+    if (names.length === 0 || unknown.length)
+      throw new Error(`--only takes a list of: ${SCENARIOS.join(',')}`);
     opts.only = new Set(names);
   }
   opts.cpuProf = argv.includes('--cpu-prof');
@@ -49,9 +61,11 @@ function parseArgs(argv) {
     opts.serverEnv[m[1]] = m[2];
   });
   const experiment = argv.indexOf('--experiment');
-  opts.experiments = experiment === -1 ? [] : (argv[experiment + 1] ?? '').split(',').filter(Boolean);
+  opts.experiments =
+    experiment === -1 ? [] : (argv[experiment + 1] ?? '').split(',').filter(Boolean);
   const knownExperiments = ['jwt-key-object'];
-  if (opts.experiments.some((e) => !knownExperiments.includes(e))) throw new Error(`--experiment takes: ${knownExperiments.join(',')}`);
+  if (opts.experiments.some((e) => !knownExperiments.includes(e)))
+    throw new Error(`--experiment takes: ${knownExperiments.join(',')}`);
   opts.spreadSeconds = num('spread-seconds', 20);
   opts.readSeconds = num('read-seconds', 10);
   opts.ceilingSeconds = num('ceiling-seconds', 10);
@@ -110,9 +124,15 @@ async function snapshotDist(target, log) {
     if (before !== null) {
       rmSync(target, { recursive: true, force: true });
       cpSync(source, target, { recursive: true });
-      if (stamp() === before && existsSync(join(target, 'main.js')) && existsSync(join(target, 'database', 'migrate.js'))) return;
+      if (
+        stamp() === before &&
+        existsSync(join(target, 'main.js')) &&
+        existsSync(join(target, 'database', 'migrate.js'))
+      )
+        return;
     }
-    if (Date.now() > deadline) throw new Error('dist/ stayed incomplete for 3 minutes: run `npm run build`');
+    if (Date.now() > deadline)
+      throw new Error('dist/ stayed incomplete for 3 minutes: run `npm run build`');
     if (!announced) log('dist/ is being rebuilt; waiting for a complete build');
     await sleep(2000);
   }
@@ -121,7 +141,12 @@ async function snapshotDist(target, log) {
 function machine(mariadbVersion) {
   let commit = null;
   try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execSync('git rev-parse --short HEAD', {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
   } catch {
     // not a git checkout
   }
@@ -142,7 +167,12 @@ function goals(results) {
   const rushRatio = ratio(rush?.throughput, ceiling?.rush?.throughput);
   const spreadRatio = ratio(spread?.throughput, ceiling?.spread?.throughput);
   const list = [];
-  const goal = (name, ran, pass, detail) => list.push({ name, result: !ran ? 'not run' : pass ? 'PASS' : 'FAIL', detail: ran ? detail : '' });
+  const goal = (name, ran, pass, detail) =>
+    list.push({
+      name,
+      result: !ran ? 'not run' : pass ? 'PASS' : 'FAIL',
+      detail: ran ? detail : '',
+    });
   goal('rush_ratio >= 0.5', rushRatio !== null, rushRatio >= 0.5, `rush_ratio = ${rushRatio}`);
   goal(
     'spread p99 < 200 ms and spread throughput >= half the ceiling',
@@ -150,7 +180,12 @@ function goals(results) {
     spread?.latencyMs.p99 < 200 && spreadRatio >= 0.5,
     `p99 ${spread?.latencyMs.p99} ms, spread_ratio = ${spreadRatio}`,
   );
-  goal('churn counters exact, promotions in order', !!churn && !churn.skipped, churn?.checks?.ok === true, churn?.skipped ?? churnDetail(churn));
+  goal(
+    'churn counters exact, promotions in order',
+    !!churn && !churn.skipped,
+    churn?.checks?.ok === true,
+    churn?.skipped ?? churnDetail(churn),
+  );
   goal(
     'reads >= 5000 req/s and p99 < 50 ms',
     !!reads,
@@ -160,35 +195,53 @@ function goals(results) {
   goal(
     'push p99 < 100 ms',
     !!push && !push.skipped,
-    push?.pushDelayMs?.count > 0 && push.pushDelayMs.p99 < 100 && push.commitToSeenMs.p99 < 100 && push.checks.allConverged,
+    push?.pushDelayMs?.count > 0 &&
+      push.pushDelayMs.p99 < 100 &&
+      push.commitToSeenMs.p99 < 100 &&
+      push.checks.allConverged,
     push?.pushDelayMs
       ? `receipt - at: p99 ${push.pushDelayMs.p99} ms over ${push.pushDelayMs.count} pushes; commit (confirmed_at) to seen: p99 ${push.commitToSeenMs.p99} ms; ${push.convergedSubscribers}/${push.subscribers} ended on the final figures`
       : '',
   );
-  goal('RSS < 250 MB after the rush', !!rush, rush?.rssAfterMb < 250, `${rush?.rssAfterMb?.toFixed(0)} MB 1 s after, connections still open; ${rush?.rssAfterCloseMb?.toFixed(0)} MB once closed; peak ${rush?.peakRssMb?.toFixed(0)} MB; idle before ${results.idleRssMb?.toFixed(0)} MB${
-      rush?.memory ? `; V8 heap used ${rush.memory.before.heapUsed} MB of ${rush.memory.before.heapTotal}, ${rush.memory.afterGc?.heapUsed} MB after a full GC (RSS then ${rush.memory.rssAfterGcMb?.toFixed(0)} MB)` : ''
-    }`);
+  goal(
+    'RSS < 250 MB after the rush',
+    !!rush,
+    rush?.rssAfterMb < 250,
+    `${rush?.rssAfterMb?.toFixed(0)} MB 1 s after, connections still open; ${rush?.rssAfterCloseMb?.toFixed(0)} MB once closed; peak ${rush?.peakRssMb?.toFixed(0)} MB; idle before ${results.idleRssMb?.toFixed(0)} MB${
+      rush?.memory
+        ? `; V8 heap used ${rush.memory.before.heapUsed} MB of ${rush.memory.before.heapTotal}, ${rush.memory.afterGc?.heapUsed} MB after a full GC (RSS then ${rush.memory.rssAfterGcMb?.toFixed(0)} MB)`
+        : ''
+    }`,
+  );
   const correctness = Object.entries(results.scenarios)
     .filter(([name, r]) => name !== 'ceiling' && r && !r.skipped)
     .map(([name, r]) => {
       const c = r.checks ?? {};
-      if ((r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0) > 0) c.networkErrors = (r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0);
+      if ((r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0) > 0)
+        c.networkErrors = (r.networkErrors ?? 0) + (r.http?.networkErrors ?? 0);
       const fiveXx = (r.fiveXx ?? 0) + (r.http?.fiveXx ?? 0);
       const bad = [];
       if (fiveXx) {
         const refused = r.profile?.db?.refusedConnections;
-        bad.push(`${fiveXx} 5xx${refused ? ` (MariaDB refused ${refused} connections for max_connections meanwhile, whoever asked)` : ''}`);
+        bad.push(
+          `${fiveXx} 5xx${refused ? ` (MariaDB refused ${refused} connections for max_connections meanwhile, whoever asked)` : ''}`,
+        );
       }
       if (c.countersExact === false) bad.push(`${c.mismatchCount} counters differ`);
       if (c.neverAboveCapacity === false) bad.push('above capacity');
-      if (c.waitlistInOrder === false) bad.push(`waitlist out of order (${c.waitlistInversions} inversions, ${c.missingQueuedAt} without queued_at)`);
-      if (c.confirmedEqualsCapacity === false) bad.push(`confirmed ${c.statuses?.confirmed ?? 0} != capacity ${c.capacity}`);
+      if (c.waitlistInOrder === false)
+        bad.push(
+          `waitlist out of order (${c.waitlistInversions} inversions, ${c.missingQueuedAt} without queued_at)`,
+        );
+      if (c.confirmedEqualsCapacity === false)
+        bad.push(`confirmed ${c.statuses?.confirmed ?? 0} != capacity ${c.capacity}`);
       if (c.pending) bad.push(`${c.pending} left pending`);
       if (c.networkErrors) bad.push(`${c.networkErrors} network errors`);
       if (r.serverExited) bad.push(`server exited (${r.serverExited})`);
       return { name, bad };
     });
-  for (const { name, bad } of correctness) goal(`${name}: correct, zero 5xx`, true, bad.length === 0, bad.join('; ') || 'ok');
+  for (const { name, bad } of correctness)
+    goal(`${name}: correct, zero 5xx`, true, bad.length === 0, bad.join('; ') || 'ok');
   return { rushRatio, spreadRatio, list };
 }
 
@@ -198,7 +251,8 @@ function churnDetail(churn) {
   return `confirmed ${c.statuses.confirmed ?? 0}/${c.capacity}, counters ${c.countersExact ? 'exact' : 'differ'}, promoted in order ${c.promotedInOrder}, newcomers all waitlisted ${c.newcomersAllWaitlisted}`;
 }
 
-const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
+const fmt = (v, digits = 0) =>
+  v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits);
 const errs = (r) => {
   const e = Object.entries(r?.errors ?? {});
   return e.length ? e.map(([s, n]) => `${s === '0' ? 'net' : s}×${n}`).join(' ') : '0';
@@ -215,35 +269,94 @@ function markdown(results) {
     `# Benchmark: the 9:00 rush`,
     '',
     `${results.options.experiments.length ? `**experiments: ${results.options.experiments.join(', ')}** · ` : ''}${
-      Object.keys(results.options.serverEnv).length ? `**server env: ${Object.entries(results.options.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')}** · ` : ''
+      Object.keys(results.options.serverEnv).length
+        ? `**server env: ${Object.entries(results.options.serverEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}** · `
+        : ''
     }${m.date} · ${m.nproc} cores (${m.cpu}) · ${fmt(m.totalMemoryMb / 1024, 1)} GB · Node ${m.node} · MariaDB ${m.mariadb} · commit ${m.commit ?? '?'}`,
     '',
     '| scenario | ops/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | notes |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |',
   ];
   if (s.ceiling) {
-    lines.push(row('ceiling (rush shape)', s.ceiling.rush, `raw mysql2, pools ${s.ceiling.pools.public}+${s.ceiling.pools.private}`));
-    lines.push(row('ceiling (spread shape)', s.ceiling.spread, `${results.options.spreadClients} loops, 200 slots`));
+    lines.push(
+      row(
+        'ceiling (rush shape)',
+        s.ceiling.rush,
+        `raw mysql2, pools ${s.ceiling.pools.public}+${s.ceiling.pools.private}`,
+      ),
+    );
+    lines.push(
+      row(
+        'ceiling (spread shape)',
+        s.ceiling.spread,
+        `${results.options.spreadClients} loops, 200 slots`,
+      ),
+    );
   }
-  if (s.households) lines.push(row('households (HTTP)', s.households, `${s.households.requests} created`));
-  if (s.rush) lines.push(row('1 rush', s.rush, `${results.options.rushHouseholds} at once, cap ${results.options.rushCapacity}; RSS after ${fmt(s.rush.rssAfterMb)} MB`));
-  if (s.spread) lines.push(row('2 spread', s.spread, `${results.options.spreadClients} clients, ${s.spread.seconds}s`));
-  if (s.churn) lines.push(row('3 churn', s.churn, s.churn.shape ? `${s.churn.shape.cancelConfirmed + s.churn.shape.cancelWaitlisted} cancels + ${s.churn.shape.newcomers} new` : ''));
+  if (s.households)
+    lines.push(row('households (HTTP)', s.households, `${s.households.requests} created`));
+  if (s.rush)
+    lines.push(
+      row(
+        '1 rush',
+        s.rush,
+        `${results.options.rushHouseholds} at once, cap ${results.options.rushCapacity}; RSS after ${fmt(s.rush.rssAfterMb)} MB`,
+      ),
+    );
+  if (s.spread)
+    lines.push(
+      row('2 spread', s.spread, `${results.options.spreadClients} clients, ${s.spread.seconds}s`),
+    );
+  if (s.churn)
+    lines.push(
+      row(
+        '3 churn',
+        s.churn,
+        s.churn.shape
+          ? `${s.churn.shape.cancelConfirmed + s.churn.shape.cancelWaitlisted} cancels + ${s.churn.shape.newcomers} new`
+          : '',
+      ),
+    );
   if (s.reads) lines.push(row('4 reads', s.reads, `${results.options.readClients} clients`));
   if (s.push?.skipped) lines.push(row('5 push', s.push));
   else if (s.push) {
     const p = s.push;
-    lines.push(row('5 push (rush, 2 instances)', { ...p.http, peakRssMb: p.peakRssMb }, `push receipt - at p50/p95/p99 ${fmt(p.pushDelayMs.p50, 1)}/${fmt(p.pushDelayMs.p95, 1)}/${fmt(p.pushDelayMs.p99, 1)} ms; commit to seen ${fmt(p.commitToSeenMs.p50, 1)}/${fmt(p.commitToSeenMs.p95, 1)}/${fmt(p.commitToSeenMs.p99, 1)} ms; ${p.pushDelayMs.count} pushes to ${p.connected} subscribers`));
+    lines.push(
+      row(
+        '5 push (rush, 2 instances)',
+        { ...p.http, peakRssMb: p.peakRssMb },
+        `push receipt - at p50/p95/p99 ${fmt(p.pushDelayMs.p50, 1)}/${fmt(p.pushDelayMs.p95, 1)}/${fmt(p.pushDelayMs.p99, 1)} ms; commit to seen ${fmt(p.commitToSeenMs.p50, 1)}/${fmt(p.commitToSeenMs.p95, 1)}/${fmt(p.commitToSeenMs.p99, 1)} ms; ${p.pushDelayMs.count} pushes to ${p.connected} subscribers`,
+      ),
+    );
   }
-  lines.push('', `rush_ratio = ${results.goals.rushRatio} · spread_ratio = ${results.goals.spreadRatio}`, '', '| goal | result | detail |', '| --- | --- | --- |');
+  lines.push(
+    '',
+    `rush_ratio = ${results.goals.rushRatio} · spread_ratio = ${results.goals.spreadRatio}`,
+    '',
+    '| goal | result | detail |',
+    '| --- | --- | --- |',
+  );
   for (const g of results.goals.list) lines.push(`| ${g.name} | ${g.result} | ${g.detail} |`);
   const profiled = Object.entries(s).flatMap(([name, r]) =>
-    name === 'ceiling' ? [['ceiling rush', r?.rush], ['ceiling spread', r?.spread]] : [[name, r]],
+    name === 'ceiling'
+      ? [
+          ['ceiling rush', r?.rush],
+          ['ceiling spread', r?.spread],
+        ]
+      : [[name, r]],
   );
   const where = [];
   for (const [name, r] of profiled) {
-    const cpu = r?.profile?.cpu?.byPackage?.slice(0, 6).map((p) => `${p.name} ${p.pct}%`).join(', ');
-    const db = r?.profile?.db?.top?.slice(0, 3).map((t) => `${t.avgActive} × \`${t.statement.slice(0, 90)}\``).join('<br>');
+    const cpu = r?.profile?.cpu?.byPackage
+      ?.slice(0, 6)
+      .map((p) => `${p.name} ${p.pct}%`)
+      .join(', ');
+    const db = r?.profile?.db?.top
+      ?.slice(0, 3)
+      .map((t) => `${t.avgActive} × \`${t.statement.slice(0, 90)}\``)
+      .join('<br>');
     const per = r?.profile?.db?.statements?.perRequest;
     const trips = per
       ? `${per.serverCpuMs} ms CPU (${per.serverSystemCpuMs} kernel); statements: public ${per.public} (${per.publicCommits} commits), private ${per.private} (${per.privateCommits} commits)`
@@ -251,7 +364,14 @@ function markdown(results) {
     if (cpu || db) where.push(`| ${name} | ${trips} | ${cpu ?? '–'} | ${db || '–'} |`);
   }
   if (where.length) {
-    lines.push('', '### Where the time goes', '', '| scenario | per request: server CPU, statements | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |', '| --- | --- | --- | --- |', ...where);
+    lines.push(
+      '',
+      '### Where the time goes',
+      '',
+      '| scenario | per request: server CPU, statements | server CPU, self time by package | MariaDB: statements in flight on average (db, state, statement) |',
+      '| --- | --- | --- | --- |',
+      ...where,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -259,7 +379,8 @@ function markdown(results) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const needsServer = [...opts.only].some((n) => n !== 'ceiling');
-  if (needsServer && !existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
+  if (needsServer && !existsSync(join(ROOT, 'dist', 'main.js')))
+    throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
   mkdirSync(RESULTS, { recursive: true });
   const startedAt = Date.now();
   const watchdog = setTimeout(() => {
@@ -269,7 +390,8 @@ async function main() {
   }, opts.maxMinutes * 60_000);
   watchdog.unref();
 
-  const log = (msg) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
+  const log = (msg) =>
+    console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   // Run from a private copy of dist/: a rebuild during the run (deleteOutDir) must not pull
   // the files from under an instance that is starting. node_modules still resolve from here.
@@ -305,7 +427,8 @@ async function main() {
   log('creating scratch databases');
   const dbs = await createDatabases(dist, (created) => {
     onCleanup(async () => {
-      if (opts.keepDatabases) return log(`kept databases ${created.publicName}, ${created.privateName}`);
+      if (opts.keepDatabases)
+        return log(`kept databases ${created.publicName}, ${created.privateName}`);
       await created.drop();
       log(`dropped ${created.publicName}, ${created.privateName}`);
     });
@@ -314,7 +437,8 @@ async function main() {
   ctx.dbs = dbs;
   await seedDimTimes(dbs.pub);
   const [[{ v: mariadbVersion }]] = await dbs.pub.query('SELECT VERSION() AS v');
-  const needs = opts.only.has('spread') || opts.only.has('ceiling') ? opts.householdPool : ctx.rushHouseholds;
+  const needs =
+    opts.only.has('spread') || opts.only.has('ceiling') ? opts.householdPool : ctx.rushHouseholds;
   log(`inserting ${needs} households`);
   ctx.households = await createHouseholds(dbs.priv, needs, runId, jwtSecret);
 
@@ -367,13 +491,17 @@ async function main() {
           private: Number((st.private.total / ops).toFixed(2)),
           publicCommits: Number(((st.public.COMMIT ?? 0) / ops).toFixed(2)),
           privateCommits: Number(((st.private.COMMIT ?? 0) / ops).toFixed(2)),
-          serverCpuMs: Number(((r.profile.db.serverCpuMs.user + r.profile.db.serverCpuMs.system) / ops).toFixed(2)),
+          serverCpuMs: Number(
+            ((r.profile.db.serverCpuMs.user + r.profile.db.serverCpuMs.system) / ops).toFixed(2),
+          ),
           serverSystemCpuMs: Number((r.profile.db.serverCpuMs.system / ops).toFixed(2)),
         };
       }
       const shown = name === 'ceiling' ? r.rush : name === 'push' ? r.pushDelayMs : r;
       const codes = name === 'push' ? r.http?.errorCodes : r.errorCodes;
-      log(`${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors, codes })}`);
+      log(
+        `${name}: ${JSON.stringify({ throughput: shown.throughput, latencyMs: shown.latencyMs ?? shown, errors: shown.errors, codes })}`,
+      );
     } catch (error) {
       log(`${name}: FAILED ${error.stack}`);
       results.scenarios[name] = { skipped: `error: ${error.message}` };
@@ -382,7 +510,11 @@ async function main() {
 
   const startOne = async (name, env) => {
     const profileFile = opts.cpuProf ? join(RESULTS, `server-${name}.cpuprofile.tmp`) : undefined;
-    const server = await startServer(name, env, { dist, resultsDir: RESULTS, cpuProfileFile: profileFile });
+    const server = await startServer(name, env, {
+      dist,
+      resultsDir: RESULTS,
+      cpuProfileFile: profileFile,
+    });
     children.add(server);
     onCleanup(() => server.stop());
     server.profileFile = profileFile;
@@ -395,7 +527,12 @@ async function main() {
     const total = { public: {}, private: {} };
     for (const counts of await Promise.all(servers.map((srv) => srv.queryCounts()))) {
       for (const [database, byKeyword] of Object.entries(counts)) {
-        const side = database === dbs.publicName ? 'public' : database === dbs.privateName ? 'private' : undefined;
+        const side =
+          database === dbs.publicName
+            ? 'public'
+            : database === dbs.privateName
+              ? 'private'
+              : undefined;
         if (!side) continue;
         for (const [k, n] of Object.entries(byKeyword)) total[side][k] = (total[side][k] ?? 0) + n;
       }
@@ -417,13 +554,17 @@ async function main() {
     return out;
   };
   const refusedConnections = async () => {
-    const [[row]] = await dbs.pub.query("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'");
+    const [[row]] = await dbs.pub.query(
+      "SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'",
+    );
     return Number(row?.Value ?? 0);
   };
   ctx.measure = (label, { cpu = true } = {}) => {
     const server = cpu ? ctx.server : undefined;
-    const servers = cpu ? (ctx.server ? [ctx.server] : ctx.servers ?? []) : [];
-    const sampler = opts.dbSample ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start() : undefined;
+    const servers = cpu ? (ctx.server ? [ctx.server] : (ctx.servers ?? [])) : [];
+    const sampler = opts.dbSample
+      ? new DbSampler(dbs.pub, [dbs.publicName, dbs.privateName]).start()
+      : undefined;
     const countsBefore = queryCounts(servers);
     const refusedBefore = refusedConnections();
     const cpuBefore = servers.map((srv) => srv.cpuMs());
@@ -441,7 +582,11 @@ async function main() {
         // statements the server(s) sent during the timed part (background jobs included)
         if (servers.length) {
           db.statements = minus(await queryCounts(servers), await countsBefore);
-          const used = (key) => servers.reduce((sum, srv, i) => sum + ((srv.cpuMs()?.[key] ?? 0) - (cpuBefore[i]?.[key] ?? 0)), 0);
+          const used = (key) =>
+            servers.reduce(
+              (sum, srv, i) => sum + ((srv.cpuMs()?.[key] ?? 0) - (cpuBefore[i]?.[key] ?? 0)),
+              0,
+            );
           db.serverCpuMs = { user: used('user'), system: used('system') };
         }
         if (!profiling) return { db };
@@ -459,7 +604,10 @@ async function main() {
   // Each ceiling shape runs right before the scenario it is compared with: on a shared,
   // noisy machine, figures taken minutes apart are not comparable.
   const { runShape } = require('./scenarios/ceiling');
-  if (opts.only.has('ceiling')) results.scenarios.ceiling = { pools: { public: ctx.publicPoolSize, private: ctx.privatePoolSize } };
+  if (opts.only.has('ceiling'))
+    results.scenarios.ceiling = {
+      pools: { public: ctx.publicPoolSize, private: ctx.privatePoolSize },
+    };
   const ceiling = async (shape) => {
     if (!opts.only.has('ceiling') || abort.aborted) return;
     log(`ceiling (${shape} shape): running`);
@@ -489,7 +637,8 @@ async function main() {
       if (ctx.server.exited && !abort.aborted) {
         // a crash is a finding: record it, and give the next scenario a fresh instance
         log(`${name}: the server exited (${ctx.server.exitCode}); see ${ctx.server.logFile}`);
-        if (results.scenarios[name]) results.scenarios[name].serverExited = String(ctx.server.exitCode);
+        if (results.scenarios[name])
+          results.scenarios[name].serverExited = String(ctx.server.exitCode);
         children.delete(ctx.server);
         await Promise.allSettled([ctx.client.destroy(), ctx.setupClient.destroy()]);
         ctx.server = await startOne(`single-after-${name}`, baseEnv);
@@ -516,7 +665,10 @@ async function main() {
     onCleanup(() => Promise.allSettled(ctx.clients.map((c) => c.destroy())));
     await runScenario('push', require('./scenarios/push').run);
     const died = ctx.servers.filter((srv) => srv.exited);
-    if (died.length && results.scenarios.push) results.scenarios.push.serverExited = died.map((srv) => `${srv.name}: ${srv.exitCode}`).join(', ');
+    if (died.length && results.scenarios.push)
+      results.scenarios.push.serverExited = died
+        .map((srv) => `${srv.name}: ${srv.exitCode}`)
+        .join(', ');
   }
 
   if (abort.aborted) return;
@@ -528,14 +680,23 @@ async function main() {
   console.log('\n' + md);
   console.log(`rush_ratio=${results.goals.rushRatio}`);
   console.log(`spread_ratio=${results.goals.spreadRatio}`);
-  for (const g of results.goals.list) console.log(`goal ${g.result.padEnd(7)} ${g.name}: ${g.detail}`);
+  for (const g of results.goals.list)
+    console.log(`goal ${g.result.padEnd(7)} ${g.name}: ${g.detail}`);
   const profiled = Object.entries(results.scenarios).flatMap(([name, r]) =>
-    name === 'ceiling' ? [['ceiling rush', r?.rush], ['ceiling spread', r?.spread]] : [[name, r]],
+    name === 'ceiling'
+      ? [
+          ['ceiling rush', r?.rush],
+          ['ceiling spread', r?.spread],
+        ]
+      : [[name, r]],
   );
   for (const [name, r] of profiled) {
     if (r?.profile?.cpu) {
-      console.log(`\nCPU profile of the server during ${name} (${r.profile.cpu.file}), self time by package:`);
-      for (const p of r.profile.cpu.byPackage.slice(0, 10)) console.log(`  ${String(p.pct).padStart(5)}%  ${p.name}`);
+      console.log(
+        `\nCPU profile of the server during ${name} (${r.profile.cpu.file}), self time by package:`,
+      );
+      for (const p of r.profile.cpu.byPackage.slice(0, 10))
+        console.log(`  ${String(p.pct).padStart(5)}%  ${p.name}`);
     }
     const per = r?.profile?.db?.statements?.perRequest;
     if (per) {
@@ -544,8 +705,11 @@ async function main() {
       );
     }
     if (r?.profile?.db?.top.length) {
-      console.log(`\nMariaDB during ${name}: statements in flight (average count | db | state | statement):`);
-      for (const t of r.profile.db.top.slice(0, 6)) console.log(`  ${t.avgActive.toFixed(2).padStart(6)}  ${t.statement}`);
+      console.log(
+        `\nMariaDB during ${name}: statements in flight (average count | db | state | statement):`,
+      );
+      for (const t of r.profile.db.top.slice(0, 6))
+        console.log(`  ${t.avgActive.toFixed(2).padStart(6)}  ${t.statement}`);
     }
   }
   log(`done in ${results.durationSeconds}s; results in bench/results/latest.{json,md}`);
@@ -557,4 +721,3 @@ main()
     process.exitCode = 1;
   })
   .finally(() => cleanup().then(() => process.exit()));
-

@@ -11,13 +11,20 @@ const HOLDS = new Set(['confirmed', 'checked_in']);
  */
 async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
   const settled = await settle(dbs, dateId, settleMs);
-  const [[date]] = await dbs.pub.query('SELECT capacity, reserved FROM event_dates WHERE event_date_id = ?', [dateId]);
-  const [hours] = await dbs.pub.query('SELECT event_hour_id AS id, capacity, reserved FROM event_hours WHERE event_date_id = ?', [dateId]);
+  const [[date]] = await dbs.pub.query(
+    'SELECT capacity, reserved FROM event_dates WHERE event_date_id = ?',
+    [dateId],
+  );
+  const [hours] = await dbs.pub.query(
+    'SELECT event_hour_id AS id, capacity, reserved FROM event_hours WHERE event_date_id = ?',
+    [dateId],
+  );
   const hourIds = hours.map((h) => h.id);
   const [slots] = hourIds.length
-    ? await dbs.pub.query('SELECT event_slot_id AS id, event_hour_id, capacity, reserved FROM event_slots WHERE event_hour_id IN (?)', [
-        hourIds,
-      ])
+    ? await dbs.pub.query(
+        'SELECT event_slot_id AS id, event_hour_id, capacity, reserved FROM event_slots WHERE event_hour_id IN (?)',
+        [hourIds],
+      )
     : [[]];
   const [regs] = await dbs.priv.query(
     `SELECT id, event_hour_id, event_slot_id, status, spots, queued_at, created_at
@@ -33,8 +40,10 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
     if (HOLDS.has(r.status)) {
       const spots = Number(r.spots);
       expected.date += spots;
-      if (r.event_slot_id !== null) expected.slot.set(r.event_slot_id, (expected.slot.get(r.event_slot_id) ?? 0) + spots);
-      if (r.event_hour_id !== null) expected.hour.set(r.event_hour_id, (expected.hour.get(r.event_hour_id) ?? 0) + spots);
+      if (r.event_slot_id !== null)
+        expected.slot.set(r.event_slot_id, (expected.slot.get(r.event_slot_id) ?? 0) + spots);
+      if (r.event_hour_id !== null)
+        expected.hour.set(r.event_hour_id, (expected.hour.get(r.event_hour_id) ?? 0) + spots);
     }
     if (r.status === 'waitlisted') {
       const target = r.event_slot_id ?? 'date';
@@ -46,9 +55,16 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
   const mismatches = [];
   const overCapacity = [];
   const compare = (level, row, want) => {
-    if (Number(row.reserved) !== want) mismatches.push({ level, id: row.id, reserved: Number(row.reserved), expected: want });
+    if (Number(row.reserved) !== want)
+      mismatches.push({ level, id: row.id, reserved: Number(row.reserved), expected: want });
     if (Number(row.reserved) > Number(row.capacity) || want > Number(row.capacity)) {
-      overCapacity.push({ level, id: row.id, capacity: Number(row.capacity), reserved: Number(row.reserved), held: want });
+      overCapacity.push({
+        level,
+        id: row.id,
+        capacity: Number(row.capacity),
+        reserved: Number(row.reserved),
+        held: want,
+      });
     }
   };
   for (const s of slots) compare('slot', s, expected.slot.get(s.id) ?? 0);
@@ -63,7 +79,8 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
   for (const list of waitlists.values()) {
     for (const r of list) {
       if (r.queued_at === null) missingQueuedAt++;
-      else if (new Date(r.queued_at).getTime() !== new Date(r.created_at).getTime()) waitlistInversions++;
+      else if (new Date(r.queued_at).getTime() !== new Date(r.created_at).getTime())
+        waitlistInversions++;
     }
   }
 
@@ -113,17 +130,20 @@ async function waitlistOf(dbs, slotId) {
 }
 
 async function idsWithStatus(dbs, slotId, status) {
-  const [rows] = await dbs.priv.query('SELECT id FROM event_registrations WHERE event_slot_id = ? AND status = ? ORDER BY id', [
-    slotId,
-    status,
-  ]);
+  const [rows] = await dbs.priv.query(
+    'SELECT id FROM event_registrations WHERE event_slot_id = ? AND status = ? ORDER BY id',
+    [slotId, status],
+  );
   return rows.map((r) => String(r.id));
 }
 
 /** Sagas of a date that are not finished, by state: work left behind for recovery. */
 async function sagaStates(dbs, dateId) {
   try {
-    const [rows] = await dbs.priv.query('SELECT state, COUNT(*) AS n FROM registration_sagas WHERE event_date_id = ? GROUP BY state', [dateId]);
+    const [rows] = await dbs.priv.query(
+      'SELECT state, COUNT(*) AS n FROM registration_sagas WHERE event_date_id = ? GROUP BY state',
+      [dateId],
+    );
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   } catch {
     return {};

@@ -19,7 +19,10 @@ function pool(origin, connections) {
  * One request. Resolves (never rejects) with {status, ms, body, code}: status 0 for a
  * network error; body is the parsed JSON when there is one.
  */
-async function send(client, { method = 'GET', path, authorization, body, idempotencyKey = false, recorder }) {
+async function send(
+  client,
+  { method = 'GET', path, authorization, body, idempotencyKey = false, recorder },
+) {
   const headers = { accept: 'application/json' };
   if (authorization) headers.authorization = authorization;
   let payload;
@@ -27,7 +30,8 @@ async function send(client, { method = 'GET', path, authorization, body, idempot
     headers['content-type'] = 'application/json';
     payload = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey === true ? randomUUID() : idempotencyKey;
+  if (idempotencyKey)
+    headers['idempotency-key'] = idempotencyKey === true ? randomUUID() : idempotencyKey;
   const t0 = performance.now();
   let status = 0;
   let parsed;

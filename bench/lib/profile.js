@@ -27,7 +27,9 @@ function summarize(file, top = 15) {
   for (const [id, us] of self) {
     const { callFrame } = byId.get(id);
     const name = callFrame.functionName || '(anonymous)';
-    const where = callFrame.url ? `${callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${callFrame.lineNumber + 1}` : '';
+    const where = callFrame.url
+      ? `${callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${callFrame.lineNumber + 1}`
+      : '';
     const key = `${name} ${where}`.trim();
     fns.set(key, (fns.get(key) ?? 0) + us);
     const pkg = packageOf(callFrame.url, name);
@@ -37,7 +39,11 @@ function summarize(file, top = 15) {
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Number(((100 * us) / total).toFixed(1)) }));
+      .map(([name, us]) => ({
+        name,
+        ms: Math.round(us / 1000),
+        pct: Number(((100 * us) / total).toFixed(1)),
+      }));
   return { totalMs: Math.round(total / 1000), byPackage: rank(pkgs), byFunction: rank(fns) };
 }
 

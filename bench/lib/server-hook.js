@@ -25,7 +25,7 @@ if (process.channel) {
     for (const method of ['query', 'execute']) {
       const original = base[method];
       base[method] = function counted(sql, ...rest) {
-        const text = typeof sql === 'string' ? sql : sql?.sql ?? '';
+        const text = typeof sql === 'string' ? sql : (sql?.sql ?? '');
         const keyword = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? '?';
         const db = this.config?.database ?? '?';
         counts[db] ??= {};
@@ -61,7 +61,9 @@ if (process.channel) {
   if (file) {
     session = new inspector.Session();
     session.connect();
-    session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 250 }));
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: 250 }),
+    );
   }
 
   process.on('message', (msg) => {
@@ -69,10 +71,16 @@ if (process.channel) {
       process.send({ benchCounts: counts });
     } else if (msg?.benchMemory) {
       // where the RSS is: V8 heap or outside it, before and after a full collection
-      const mb = (m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 1048576)]));
+      const mb = (m) =>
+        Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 1048576)]));
       const before = mb(process.memoryUsage());
       if (typeof global.gc === 'function') global.gc();
-      process.send({ benchMemoryUsage: { before, afterGc: typeof global.gc === 'function' ? mb(process.memoryUsage()) : null } });
+      process.send({
+        benchMemoryUsage: {
+          before,
+          afterGc: typeof global.gc === 'function' ? mb(process.memoryUsage()) : null,
+        },
+      });
     } else if (session && msg?.benchProfile === 'start') {
       session.post('Profiler.start');
     } else if (session && msg?.benchProfile === 'stop') {

@@ -93,9 +93,15 @@ class ServerProcess {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer';
     while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`${this.name} exited with ${this.exitCode} before it was ready; see ${this.logFile}`);
+      if (this.exited)
+        throw new Error(
+          `${this.name} exited with ${this.exitCode} before it was ready; see ${this.logFile}`,
+        );
       try {
-        const res = await request(`${this.origin}/health/ready`, { headersTimeout: 2000, bodyTimeout: 2000 });
+        const res = await request(`${this.origin}/health/ready`, {
+          headersTimeout: 2000,
+          bodyTimeout: 2000,
+        });
         const body = await res.body.text();
         if (res.statusCode === 200) return;
         last = `${res.statusCode} ${body.slice(0, 200)}`;
@@ -104,7 +110,9 @@ class ServerProcess {
       }
       await sleep(200);
     }
-    throw new Error(`${this.name} was not ready after ${timeoutMs} ms (${last}); see ${this.logFile}`);
+    throw new Error(
+      `${this.name} was not ready after ${timeoutMs} ms (${last}); see ${this.logFile}`,
+    );
   }
 
   /** To server-hook.js. */
@@ -164,7 +172,11 @@ async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
   if (cpuProfileFile) childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
   // --expose-gc only lets server-hook.js collect on request, after the RSS figures are taken
   const args = ['--expose-gc', '-r', join(__dirname, 'server-hook.js'), join(dist, 'main.js')];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const server = new ServerProcess(name, port, child, logFile);

@@ -19,7 +19,9 @@ const SERVER = {
 };
 
 function dbUrl(database) {
-  const auth = SERVER.password ? `${SERVER.user}:${encodeURIComponent(SERVER.password)}` : SERVER.user;
+  const auth = SERVER.password
+    ? `${SERVER.user}:${encodeURIComponent(SERVER.password)}`
+    : SERVER.user;
   return `mysql://${auth}@${SERVER.host}:${SERVER.port}/${database}`;
 }
 
@@ -48,7 +50,9 @@ async function createDatabases(dist, onCreated) {
   onCreated(dbs);
   const admin = await mysql.createConnection({ ...SERVER, multipleStatements: true });
   try {
-    await admin.query(`CREATE DATABASE \`${publicName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await admin.query(
+      `CREATE DATABASE \`${publicName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
     await admin.query(`USE \`${publicName}\``);
     await admin.query(readFileSync(join(ROOT, 'db', 'public', 'schema.sql'), 'utf8'));
     // Ids far from 1: instances of other test runs share Redis, and their pushes for
@@ -62,7 +66,13 @@ async function createDatabases(dist, onCreated) {
   }
   const { migratePrivate } = require(join(dist, 'database', 'migrate.js'));
   await migratePrivate({ ...SERVER, database: privateName });
-  dbs.pub = mysql.createPool({ ...SERVER, database: publicName, connectionLimit: 4, timezone: 'Z', dateStrings: true });
+  dbs.pub = mysql.createPool({
+    ...SERVER,
+    database: publicName,
+    connectionLimit: 4,
+    timezone: 'Z',
+    dateStrings: true,
+  });
   dbs.priv = mysql.createPool({
     ...SERVER,
     database: privateName,
@@ -80,7 +90,8 @@ async function createDatabases(dist, onCreated) {
 
 // Opaque time keys, deliberately not minute numbers.
 const timeKey = (minute) => 7000 + minute * 3;
-const hhmm = (minute) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+const hhmm = (minute) =>
+  `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
 
 async function seedDimTimes(pub) {
   const rows = [];
@@ -89,7 +100,15 @@ async function seedDimTimes(pub) {
     const m = minute % 60;
     const h12 = h % 12 === 0 ? 12 : h % 12;
     const mm = String(m).padStart(2, '0');
-    rows.push([timeKey(minute), minute, h, `${h12}:${mm}`, h < 12 ? 'AM' : 'PM', hhmm(minute).replace(':', ''), `${hhmm(minute)}:00`]);
+    rows.push([
+      timeKey(minute),
+      minute,
+      h,
+      `${h12}:${mm}`,
+      h < 12 ? 'AM' : 'PM',
+      hhmm(minute).replace(':', ''),
+      `${hhmm(minute)}:00`,
+    ]);
   }
   await pub.query(
     'INSERT INTO dim_times (time_key, minute_of_day, hour_of_day, short_time, AM_PM, military_time, mysql_time) VALUES ?',
@@ -129,7 +148,15 @@ async function createSlotDate(pub, { name, hours, slotsPerHour, slotCapacity, da
       dateKeyFromToday(-30),
     ],
   );
-  const result = { name, eventId: event.insertId, dateId: date.insertId, hours: [], slotIds: [], hourOfSlot: {}, slotCapacity };
+  const result = {
+    name,
+    eventId: event.insertId,
+    dateId: date.insertId,
+    hours: [],
+    slotIds: [],
+    hourOfSlot: {},
+    slotCapacity,
+  };
   for (let h = 0; h < hours; h++) {
     const hourStart = startMinute + h * 60;
     const [hour] = await pub.query(
@@ -140,15 +167,24 @@ async function createSlotDate(pub, { name, hours, slotsPerHour, slotCapacity, da
     const rows = [];
     for (let s = 0; s < slotsPerHour; s++) {
       const from = hourStart + s * slotMinutes;
-      rows.push([hour.insertId, slotCapacity, 0, timeKey(from), timeKey(from + slotMinutes), slotMinutes, 1]);
+      rows.push([
+        hour.insertId,
+        slotCapacity,
+        0,
+        timeKey(from),
+        timeKey(from + slotMinutes),
+        slotMinutes,
+        1,
+      ]);
     }
     await pub.query(
       'INSERT INTO event_slots (event_hour_id, capacity, reserved, start_time_key, end_time_key, duration_minutes, status_id) VALUES ?',
       [rows],
     );
-    const [slots] = await pub.query('SELECT event_slot_id FROM event_slots WHERE event_hour_id = ? ORDER BY start_time_key', [
-      hour.insertId,
-    ]);
+    const [slots] = await pub.query(
+      'SELECT event_slot_id FROM event_slots WHERE event_hour_id = ? ORDER BY start_time_key',
+      [hour.insertId],
+    );
     const slotIds = slots.map((r) => r.event_slot_id);
     result.hours.push({ hourId: hour.insertId, slotIds });
     for (const id of slotIds) {
@@ -172,15 +208,22 @@ async function createHouseholds(priv, count, runId, secret) {
     const conn = await priv.getConnection();
     try {
       await conn.query('START TRANSACTION');
-      const [h] = await conn.query('INSERT INTO households (created_by) VALUES ?', [subs.map((s) => [s])]);
-      const [rows] = await conn.query('SELECT id, created_by FROM households WHERE id >= ? ORDER BY id LIMIT ?', [h.insertId, n]);
+      const [h] = await conn.query('INSERT INTO households (created_by) VALUES ?', [
+        subs.map((s) => [s]),
+      ]);
+      const [rows] = await conn.query(
+        'SELECT id, created_by FROM households WHERE id >= ? ORDER BY id LIMIT ?',
+        [h.insertId, n],
+      );
       const idOf = new Map(rows.map((r) => [r.created_by, String(r.id)]));
       const ids = subs.map((s) => {
         const id = idOf.get(s);
         if (!id) throw new Error(`household of ${s} was not found after the insert`);
         return id;
       });
-      await conn.query('INSERT INTO accounts (sub, household_id) VALUES ?', [subs.map((s, i) => [s, ids[i]])]);
+      await conn.query('INSERT INTO accounts (sub, household_id) VALUES ?', [
+        subs.map((s, i) => [s, ids[i]]),
+      ]);
       await conn.query(
         'INSERT INTO household_members (household_id, first_name, last_name, date_of_birth, is_head_of_household) VALUES ?',
         [ids.map((id, i) => [id, 'Bench', `Household${from + i}`, '1980-01-01', 1])],
@@ -215,4 +258,13 @@ function token(sub, secret, roles = ['participant']) {
   return jwt.sign({ sub, roles }, secret, { algorithm: 'HS256', expiresIn: 4 * 3600 });
 }
 
-module.exports = { SERVER, createDatabases, seedDimTimes, createSlotDate, createHouseholds, Household, token, timeKey };
+module.exports = {
+  SERVER,
+  createDatabases,
+  seedDimTimes,
+  createSlotDate,
+  createHouseholds,
+  Household,
+  token,
+  timeKey,
+};

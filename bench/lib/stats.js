@@ -37,14 +37,16 @@ class Recorder {
     if (status === 0) this.networkErrors++;
     else if (status < 400) this.ok++;
     if (code) this.byCode[code] = (this.byCode[code] ?? 0) + 1;
-    if (code && message && !(code in this.examples)) this.examples[code] = String(message).slice(0, 200);
+    if (code && message && !(code in this.examples))
+      this.examples[code] = String(message).slice(0, 200);
   }
 
   summary() {
     const sorted = Float64Array.from(this.latencies).sort();
     const seconds = ((this.finished ?? performance.now()) - this.started) / 1000;
     const errors = {};
-    for (const [status, n] of Object.entries(this.byStatus)) if (Number(status) >= 400 || status === '0') errors[status] = n;
+    for (const [status, n] of Object.entries(this.byStatus))
+      if (Number(status) >= 400 || status === '0') errors[status] = n;
     const fiveXx = Object.entries(this.byStatus)
       .filter(([s]) => Number(s) >= 500)
       .reduce((sum, [, n]) => sum + n, 0);

@@ -25,7 +25,12 @@ async function connect({ origins, count, eventDateId }) {
   const errors = {};
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const socket = io(`${origins[i % origins.length]}/realtime`, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 20_000 });
+      const socket = io(`${origins[i % origins.length]}/realtime`, {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        timeout: 20_000,
+      });
       sockets.push(socket);
       const client = { delays: [], received: [], reserved: [], lastReserved: null };
       clients.push(client);

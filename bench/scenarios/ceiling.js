@@ -17,10 +17,25 @@ const INCREMENTS = [
 ];
 
 function pools(ctx) {
-  const common = { ...ctx.dbServer, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: true, waitForConnections: true, queueLimit: 0 };
+  const common = {
+    ...ctx.dbServer,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    waitForConnections: true,
+    queueLimit: 0,
+  };
   return {
-    pub: mysql.createPool({ ...common, database: ctx.dbs.publicName, connectionLimit: ctx.publicPoolSize }),
-    priv: mysql.createPool({ ...common, database: ctx.dbs.privateName, connectionLimit: ctx.privatePoolSize }),
+    pub: mysql.createPool({
+      ...common,
+      database: ctx.dbs.publicName,
+      connectionLimit: ctx.publicPoolSize,
+    }),
+    priv: mysql.createPool({
+      ...common,
+      database: ctx.dbs.privateName,
+      connectionLimit: ctx.privatePoolSize,
+    }),
   };
 }
 
@@ -36,7 +51,10 @@ async function register(p, date, slotId, household, recorder) {
       await conn.query('START TRANSACTION');
       for (let i = 0; i < INCREMENTS.length; i++) {
         const [table, key] = INCREMENTS[i];
-        const [r] = await conn.query(`UPDATE ${table} SET reserved = reserved + 1 WHERE ${key} = ? AND reserved + 1 <= capacity`, [ids[i]]);
+        const [r] = await conn.query(
+          `UPDATE ${table} SET reserved = reserved + 1 WHERE ${key} = ? AND reserved + 1 <= capacity`,
+          [ids[i]],
+        );
         if (r.affectedRows !== 1) {
           taken = false;
           break;
@@ -50,7 +68,16 @@ async function register(p, date, slotId, household, recorder) {
       `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id, event_slot_id, status,
          party_size, spots, queued_at, created_by, confirmed_at)
        VALUES (?, ?, ?, ?, ?, ?, 1, 1, NOW(6), ?, ?)`,
-      [household.id, date.eventId, date.dateId, ids[1], slotId, taken ? 'confirmed' : 'waitlisted', household.sub, taken ? new Date() : null],
+      [
+        household.id,
+        date.eventId,
+        date.dateId,
+        ids[1],
+        slotId,
+        taken ? 'confirmed' : 'waitlisted',
+        household.sub,
+        taken ? new Date() : null,
+      ],
     );
   } catch (error) {
     status = 500;
@@ -60,7 +87,12 @@ async function register(p, date, slotId, household, recorder) {
 }
 
 async function ceilingRush(ctx, p) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Ceiling rush', hours: 1, slotsPerHour: 1, slotCapacity: ctx.rushCapacity });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Ceiling rush',
+    hours: 1,
+    slotsPerHour: 1,
+    slotCapacity: ctx.rushCapacity,
+  });
   const households = ctx.households.slice(0, ctx.rushHouseholds);
   // open every connection first, as the server's pools are open before 9:00
   await Promise.all([...Array(ctx.publicPoolSize)].map(() => p.pub.query('SELECT 1')));
@@ -70,11 +102,20 @@ async function ceilingRush(ctx, p) {
   rec.start();
   await Promise.all(households.map((h) => register(p, date, date.slotIds[0], h, rec)));
   rec.stop();
-  return { ...rec.summary(), checks: await checkDate(ctx.dbs, date.dateId), profile: await profile.stop() };
+  return {
+    ...rec.summary(),
+    checks: await checkDate(ctx.dbs, date.dateId),
+    profile: await profile.stop(),
+  };
 }
 
 async function ceilingSpread(ctx, p) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Ceiling spread', hours: 10, slotsPerHour: 20, slotCapacity: ctx.spreadSlotCapacity });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Ceiling spread',
+    hours: 10,
+    slotsPerHour: 20,
+    slotCapacity: ctx.spreadSlotCapacity,
+  });
   const profile = ctx.measure('ceiling-spread', { cpu: false });
   const rec = new Recorder();
   let next = 0;
@@ -89,7 +130,12 @@ async function ceilingSpread(ctx, p) {
     }),
   );
   rec.stop();
-  return { ...rec.summary(), profile: await profile.stop(), exhaustedHouseholds: next >= ctx.households.length, checks: await checkDate(ctx.dbs, date.dateId) };
+  return {
+    ...rec.summary(),
+    profile: await profile.stop(),
+    exhaustedHouseholds: next >= ctx.households.length,
+    checks: await checkDate(ctx.dbs, date.dateId),
+  };
 }
 
 /** Runs one shape ('rush' or 'spread') on its own pools, sized like the server's. */

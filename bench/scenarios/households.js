@@ -20,7 +20,16 @@ async function run(ctx) {
           method: 'POST',
           path: '/api/v1/me/household',
           authorization: `Bearer ${token(sub, ctx.jwtSecret)}`,
-          body: { members: [{ firstName: 'Ada', lastName: 'Bench', dateOfBirth: '1980-02-03', isHeadOfHousehold: true }] },
+          body: {
+            members: [
+              {
+                firstName: 'Ada',
+                lastName: 'Bench',
+                dateOfBirth: '1980-02-03',
+                isHeadOfHousehold: true,
+              },
+            ],
+          },
           idempotencyKey: true,
           recorder: rec,
         });
@@ -32,9 +41,20 @@ async function run(ctx) {
     method: 'POST',
     path: '/api/v1/me/household',
     authorization: `Bearer ${token(subs[0], ctx.jwtSecret)}`,
-    body: { members: [{ firstName: 'Ada', lastName: 'Bench', dateOfBirth: '1980-02-03', isHeadOfHousehold: true }] },
+    body: {
+      members: [
+        { firstName: 'Ada', lastName: 'Bench', dateOfBirth: '1980-02-03', isHeadOfHousehold: true },
+      ],
+    },
   });
-  return { ...rec.summary(), checks: { secondCreate: again.status, secondCreateCode: again.code, ok: rec.ok === subs.length && again.status === 409 } };
+  return {
+    ...rec.summary(),
+    checks: {
+      secondCreate: again.status,
+      secondCreateCode: again.code,
+      ok: rec.ok === subs.length && again.status === 409,
+    },
+  };
 }
 
 module.exports = { run };

@@ -30,16 +30,27 @@ function ask(worker, msg, key) {
 }
 
 async function run(ctx) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Push', hours: 1, slotsPerHour: 1, slotCapacity: ctx.rushCapacity });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Push',
+    hours: 1,
+    slotsPerHour: 1,
+    slotCapacity: ctx.rushCapacity,
+  });
   const households = ctx.households.slice(0, ctx.rushHouseholds);
   households.forEach((h) => h.authorization);
   const worker = new Worker(join(__dirname, '..', 'lib', 'subscribers.js'));
   ctx.onCleanup(() => worker.terminate());
   try {
     const origins = ctx.servers.map((s) => s.origin);
-    const ready = await ask(worker, { cmd: 'connect', origins, count: ctx.pushSubscribers, eventDateId: date.dateId }, 'ready');
+    const ready = await ask(
+      worker,
+      { cmd: 'connect', origins, count: ctx.pushSubscribers, eventDateId: date.dateId },
+      'ready',
+    );
     ctx.log(`  ${ready.connected}/${ctx.pushSubscribers} subscribers ready`);
-    await Promise.all(ctx.clients.map((c) => warm(c, Math.ceil(ctx.rushHouseholds / ctx.clients.length))));
+    await Promise.all(
+      ctx.clients.map((c) => warm(c, Math.ceil(ctx.rushHouseholds / ctx.clients.length))),
+    );
     for (const s of ctx.servers) s.resetPeak();
     const profile = ctx.measure('push');
     const rec = new Recorder();
@@ -64,10 +75,12 @@ async function run(ctx) {
     // also, from the database: the k-th confirmation committed at T_k (its confirmed_at); when
     // did each subscriber first see reserved >= k? That includes the coalescing.
     const [confirmedRows] = await ctx.dbs.priv.query(
-      "SELECT confirmed_at FROM event_registrations WHERE event_date_id = ? AND confirmed_at IS NOT NULL ORDER BY confirmed_at",
+      'SELECT confirmed_at FROM event_registrations WHERE event_date_id = ? AND confirmed_at IS NOT NULL ORDER BY confirmed_at',
       [date.dateId],
     );
-    const confirmedAt = confirmedRows.map((r) => Date.parse(`${String(r.confirmed_at).replace(' ', 'T')}Z`));
+    const confirmedAt = confirmedRows.map((r) =>
+      Date.parse(`${String(r.confirmed_at).replace(' ', 'T')}Z`),
+    );
     const seenDelays = [];
     for (const c of clients) {
       let j = 0;
@@ -97,7 +110,10 @@ async function run(ctx) {
       convergedSubscribers: converged,
       peakRssMb: Math.max(...ctx.servers.map((s) => s.peakRss)),
       rssAfterMb: Math.max(...ctx.servers.map((s) => s.rss() ?? 0)),
-      checks: { ...checks, allConverged: converged === ready.connected && ready.connected === ctx.pushSubscribers },
+      checks: {
+        ...checks,
+        allConverged: converged === ready.connected && ready.connected === ctx.pushSubscribers,
+      },
       profile: profileSummary,
     };
   } finally {

@@ -7,7 +7,12 @@ const { createSlotDate } = require('../lib/setup');
 const { send, warm } = require('../lib/http');
 
 async function run(ctx) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Reads', hours: 4, slotsPerHour: 10, slotCapacity: 10 });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Reads',
+    hours: 4,
+    slotsPerHour: 10,
+    slotCapacity: 10,
+  });
   const path = `/api/v1/event-dates/${date.dateId}`;
   const first = await send(ctx.client, { path });
   const slotCount = (first.body?.hours ?? []).reduce((n, h) => n + (h.slots?.length ?? 0), 0);
@@ -19,7 +24,8 @@ async function run(ctx) {
   rec.start();
   await Promise.all(
     Array.from({ length: ctx.readClients }, async () => {
-      while (performance.now() < deadline && !ctx.abort.aborted) await send(ctx.client, { path, recorder: rec });
+      while (performance.now() < deadline && !ctx.abort.aborted)
+        await send(ctx.client, { path, recorder: rec });
     }),
   );
   rec.stop();
@@ -27,7 +33,11 @@ async function run(ctx) {
     ...rec.summary(),
     peakRssMb: ctx.server.peakRss,
     rssAfterMb: ctx.server.rss(),
-    checks: { firstStatus: first.status, slotsInBody: slotCount, shapeOk: first.status === 200 && slotCount === 40 },
+    checks: {
+      firstStatus: first.status,
+      slotsInBody: slotCount,
+      shapeOk: first.status === 200 && slotCount === 40,
+    },
     profile: await profile.stop(),
   };
 }

@@ -12,11 +12,21 @@ const { sleep } = require('../lib/server');
 /** Fires one registration per household, all at once, spread round-robin over `clients`. */
 async function fire(clients, date, households, recorder) {
   const body = JSON.stringify({ eventDateId: date.dateId, eventSlotId: date.slotIds[0] });
-  const requests = households.map((h, i) => ({ client: clients[i % clients.length], authorization: h.authorization }));
+  const requests = households.map((h, i) => ({
+    client: clients[i % clients.length],
+    authorization: h.authorization,
+  }));
   recorder.start();
   const results = await Promise.all(
     requests.map((r) =>
-      send(r.client, { method: 'POST', path: '/api/v1/registrations', authorization: r.authorization, body, idempotencyKey: true, recorder }),
+      send(r.client, {
+        method: 'POST',
+        path: '/api/v1/registrations',
+        authorization: r.authorization,
+        body,
+        idempotencyKey: true,
+        recorder,
+      }),
     ),
   );
   recorder.stop();
@@ -26,14 +36,19 @@ async function fire(clients, date, households, recorder) {
 function outcomeCounts(results) {
   const counts = {};
   for (const r of results) {
-    const key = r.status === 201 ? r.body?.status ?? 'unknown' : `http_${r.status}`;
+    const key = r.status === 201 ? (r.body?.status ?? 'unknown') : `http_${r.status}`;
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
 }
 
 async function run(ctx) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Rush', hours: 1, slotsPerHour: 1, slotCapacity: ctx.rushCapacity });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Rush',
+    hours: 1,
+    slotsPerHour: 1,
+    slotCapacity: ctx.rushCapacity,
+  });
   const households = ctx.households.slice(0, ctx.rushHouseholds);
   households.forEach((h) => h.authorization); // sign the tokens before the clock starts
   await warm(ctx.client, ctx.rushHouseholds);
@@ -57,7 +72,16 @@ async function run(ctx) {
   checks.confirmedEqualsCapacity = (checks.statuses.confirmed ?? 0) === ctx.rushCapacity;
   checks.responsesAgreeWithDb = (outcomes.confirmed ?? 0) === (checks.statuses.confirmed ?? 0);
   checks.sagas = await sagaStates(ctx.dbs, date.dateId);
-  return { ...rec.summary(), outcomes, peakRssMb, rssAfterMb, rssAfterCloseMb, memory, checks, profile: profileSummary };
+  return {
+    ...rec.summary(),
+    outcomes,
+    peakRssMb,
+    rssAfterMb,
+    rssAfterCloseMb,
+    memory,
+    checks,
+    profile: profileSummary,
+  };
 }
 
 module.exports = { run, fire, outcomeCounts };

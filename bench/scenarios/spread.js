@@ -10,7 +10,12 @@ const { checkDate, sagaStates } = require('../lib/checks');
 const { sleep } = require('../lib/server');
 
 async function run(ctx) {
-  const date = await createSlotDate(ctx.dbs.pub, { name: 'Spread', hours: 10, slotsPerHour: 20, slotCapacity: ctx.spreadSlotCapacity });
+  const date = await createSlotDate(ctx.dbs.pub, {
+    name: 'Spread',
+    hours: 10,
+    slotsPerHour: 20,
+    slotCapacity: ctx.spreadSlotCapacity,
+  });
   await warm(ctx.client, ctx.spreadClients);
   ctx.server.resetPeak();
   const profile = ctx.measure('spread');

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import { DomainEvents, RegistrationAction } from '../common/domain-events';
+import { DomainEvents, RegistrationAction, RegistrationChanged } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { HouseholdRepository } from '../households/household.repository';
 import { MetricsService } from '../metrics/metrics.service';
@@ -283,37 +283,29 @@ export class RegistrationService {
 
   private announce(r: Registration, action: RegistrationAction): void {
     const at = new Date();
-    this.events.emit({
-      type: 'registration',
-      registrationId: r.id,
-      householdId: r.householdId,
-      eventDateId: r.eventDateId,
-      eventSlotId: r.eventSlotId,
-      status: r.status,
-      waitlistPosition: r.waitlistPosition,
-      action,
-      at,
-    });
+    this.events.emit(registrationChanged(r, action, at));
     this.events.emit({ type: 'availability', eventDateId: r.eventDateId, at });
   }
 
   private async announcePositions(target: CounterTarget): Promise<void> {
     const waiting = await this.registrations.waitlist(target.eventDateId, target.eventSlotId);
     const at = new Date();
-    for (const r of waiting) {
-      this.events.emit({
-        type: 'registration',
-        registrationId: r.id,
-        householdId: r.householdId,
-        eventDateId: r.eventDateId,
-        eventSlotId: r.eventSlotId,
-        status: r.status,
-        waitlistPosition: r.waitlistPosition,
-        action: 'position_changed',
-        at,
-      });
-    }
+    for (const r of waiting) this.events.emit(registrationChanged(r, 'position_changed', at));
   }
+}
+
+function registrationChanged(r: Registration, action: RegistrationAction, at: Date): RegistrationChanged {
+  return {
+    type: 'registration',
+    registrationId: r.id,
+    householdId: r.householdId,
+    eventDateId: r.eventDateId,
+    eventSlotId: r.eventSlotId,
+    status: r.status,
+    waitlistPosition: r.waitlistPosition,
+    action,
+    at,
+  };
 }
 
 function notFound(): DomainError {

@@ -170,18 +170,24 @@ export class PublicCounterRepository {
     });
   }
 
+  // No connection means nothing was sent: the schedule is unavailable, and nothing happened.
+  private async acquire(): Promise<QueryRunner> {
+    const runner = this.db.createQueryRunner();
+    try {
+      await runner.connect();
+      return runner;
+    } catch (error) {
+      await runner.release().catch(() => undefined);
+      throw scheduleUnavailable(error);
+    }
+  }
+
   // One statement in autocommit. Failing to get a connection leaves nothing behind; losing the
   // connection while the statement runs is ambiguous (it may have committed) and is reported as
   // such, so the saga leaves its record for recovery. Deadlocks and lock timeouts are retried.
   private async autocommit(sql: string, params: unknown[]): Promise<unknown> {
     return withLockRetry(async () => {
-      let runner: QueryRunner;
-      try {
-        runner = this.db.createQueryRunner();
-        await runner.connect();
-      } catch (error) {
-        throw scheduleUnavailable(error);
-      }
+      const runner = await this.acquire();
       try {
         return (await runner.query(sql, params)) as unknown;
       } catch (error) {
@@ -197,13 +203,7 @@ export class PublicCounterRepository {
   // ambiguous, and is reported as such so the saga leaves its record for recovery.
   private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     return withLockRetry(async () => {
-      let runner: QueryRunner;
-      try {
-        runner = this.db.createQueryRunner();
-        await runner.connect();
-      } catch (error) {
-        throw scheduleUnavailable(error);
-      }
+      const runner = await this.acquire();
       try {
         await runner.startTransaction();
         let result: T;

@@ -3,6 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AuthUser, Role } from './auth-user';
+import { verificationKey } from './verification-key';
 
 const KNOWN_ROLES: readonly Role[] = ['participant', 'staff', 'admin'];
 
@@ -19,7 +20,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: config.jwt.key,
+      // a KeyObject built once (passport-jwt hands it to jsonwebtoken, which accepts one)
+      secretOrKey: verificationKey(config.jwt) as unknown as string,
       algorithms: [config.jwt.algorithm],
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,

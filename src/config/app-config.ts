@@ -1,3 +1,5 @@
+import { createPublicKey } from 'node:crypto';
+
 // The environment, validated once into a typed object. Every variable is documented in .env.example.
 export interface DbUrl {
   host: string;
@@ -108,8 +110,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (publicKey === undefined && secret === undefined) {
     throw new ConfigError('JWT_SECRET', 'is required unless JWT_PUBLIC_KEY is set');
   }
-  if (publicKey !== undefined && !publicKey.includes('-----BEGIN')) {
-    throw new ConfigError('JWT_PUBLIC_KEY', 'must be a PEM public key');
+  if (publicKey !== undefined) {
+    try {
+      createPublicKey(publicKey);
+    } catch {
+      throw new ConfigError('JWT_PUBLIC_KEY', 'must be a PEM public key');
+    }
   }
   if (publicKey === undefined && secret !== undefined && secret.length < 16) {
     throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
@@ -146,7 +152,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
             audience: text(env, 'JWT_AUDIENCE'),
           },
     redisUrl: url(env, 'REDIS_URL'),
-    sagaGraceSeconds: integer(env, 'SAGA_GRACE_SECONDS', 10, 1, 3600),
+    sagaGraceSeconds: integer(env, 'SAGA_GRACE_SECONDS', 30, 1, 3600),
     recoveryIntervalMs: integer(env, 'RECOVERY_INTERVAL_MS', 2000, 0, 3_600_000),
     driftCheckIntervalSeconds: integer(env, 'DRIFT_CHECK_INTERVAL_SECONDS', 0, 0, 86_400),
     failpoints,

@@ -1,3 +1,4 @@
+import { verificationKey } from '../auth/verification-key';
 import { verify } from 'jsonwebtoken';
 import type { AuthUser } from '../auth/auth-user';
 import { userFromClaims } from '../auth/jwt.strategy';
@@ -13,7 +14,7 @@ export function verifySocketToken(token: unknown, config: AppConfig): SocketUser
   if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return undefined;
   let claims: unknown;
   try {
-    claims = verify(token, config.jwt.key, {
+    claims = verify(token, verificationKey(config.jwt), {
       algorithms: [config.jwt.algorithm],
       ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
       ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),

@@ -531,6 +531,31 @@ export class RegistrationRepository {
     });
   }
 
+  /** The targets of a date where someone waits, oldest queue head first. */
+  async waitlistTargets(eventDateId: number): Promise<CounterTarget[]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<{ event_hour_id: number | null; event_slot_id: number | null }[]>(
+        `SELECT event_hour_id, event_slot_id, MIN(queued_at) AS head FROM event_registrations
+          WHERE event_date_id = ? AND status = 'waitlisted'
+          GROUP BY event_hour_id, event_slot_id ORDER BY head`,
+        [eventDateId],
+      ),
+    );
+    return rows.map((r) => ({ eventDateId, eventHourId: r.event_hour_id, eventSlotId: r.event_slot_id }));
+  }
+
+  /** Someone waits on this target (slot, or the date when it has no slots). */
+  async hasWaitlist(eventDateId: number, eventSlotId: number | null): Promise<boolean> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<unknown[]>(
+        `SELECT 1 FROM event_registrations
+          WHERE event_date_id = ? AND event_slot_id <=> ? AND status = 'waitlisted' LIMIT 1`,
+        [eventDateId, eventSlotId],
+      ),
+    );
+    return rows.length > 0;
+  }
+
   /** Waitlisted registrations of a target that no saga holds, in promotion order. */
   async waitlistCandidates(
     eventDateId: number,
@@ -548,11 +573,16 @@ export class RegistrationRepository {
     return rows.map((r) => ({ id: String(r.id), spots: r.spots }));
   }
 
-  /** Every waitlisted registration of a target with its position (for position-change events). */
+  /**
+   * Every waitlisted registration of a target with its position (for position-change events):
+   * one pass with ROW_NUMBER, not a COUNT per row, since a long queue is exactly when it runs.
+   */
   async waitlist(eventDateId: number, eventSlotId: number | null): Promise<Registration[]> {
     const rows = await translatePrivateError(() =>
       this.db.query<RawRegistration[]>(
-        `${SELECT_REGISTRATION} WHERE r.event_date_id = ? AND r.event_slot_id <=> ? AND r.status = 'waitlisted'
+        `SELECT r.*, NULL AS member_ids, ROW_NUMBER() OVER (ORDER BY r.queued_at, r.id) AS waitlist_position
+           FROM event_registrations r
+          WHERE r.event_date_id = ? AND r.event_slot_id <=> ? AND r.status = 'waitlisted'
           ORDER BY r.queued_at, r.id`,
         [eventDateId, eventSlotId],
       ),

@@ -52,7 +52,20 @@ import { Registration, RegistrationStatus } from './registration.types';
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
 
+/**
+ * Recovery took the saga over while this request was still running (it outlived its lease):
+ * the outcome is recovery's to decide, so the request must not claim one. Answered as a
+ * retryable 503; a retry with the same Idempotency-Key gets the finished saga's outcome.
+ */
+export class SagaTakenOverError extends DomainError {
+  constructor() {
+    super('SERVICE_UNAVAILABLE', 'This request took too long and is being finished; retry shortly', undefined, 2);
+  }
+}
+
 export interface RegisterInput {
+  /** others wait on this target: the newcomer queues behind them instead of taking a seat */
+  queueBehind: boolean;
   householdId: string;
   eventId: number;
   target: CounterTarget;
@@ -101,6 +114,12 @@ export class RegistrationSaga {
       await this.abandon(saga, error);
       throw error;
     }
+    if (input.queueBehind && input.joinWaitlist) {
+      // a seat freed a moment ago belongs to the queue: join it (the caller then promotes first fit)
+      const queued = await this.registrations.completeNoRoom(saga, await this.registrations.settings(saga.eventDateId));
+      if (queued === 'lost') throw new SagaTakenOverError();
+      return { registrationId, outcome: queued };
+    }
     const outcome = await this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
     return { registrationId, outcome };
   }
@@ -131,8 +150,13 @@ export class RegistrationSaga {
     });
     if (!sagaId) return false;
     const saga = await this.mustFindSaga(sagaId);
-    const outcome = await this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
-    return outcome === 'confirmed';
+    try {
+      const outcome = await this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
+      return outcome === 'confirmed';
+    } catch (error) {
+      if (error instanceof SagaTakenOverError) return false;
+      throw error;
+    }
   }
 
   // ---- change party and/or slot ------------------------------------------------------------
@@ -277,7 +301,8 @@ export class RegistrationSaga {
     if (!taken) {
       const settings = await this.registrations.settings(saga.eventDateId);
       const outcome = await this.registrations.completeNoRoom(saga, settings);
-      return outcome === 'lost' ? 'full' : outcome;
+      if (outcome === 'lost') throw new SagaTakenOverError();
+      return outcome;
     }
 
     let completed: boolean;
@@ -297,7 +322,7 @@ export class RegistrationSaga {
     if (!completed) {
       // recovery took this saga over and has accounted for the counters without our take
       await this.counters.releaseKeys(keys, leg.spots);
-      return 'full';
+      throw new SagaTakenOverError();
     }
     this.failpoints.hit('take.after-confirm');
     if (saga.release) await this.release(saga.id, this.releaseKeys(saga), saga.release.spots);

@@ -57,14 +57,22 @@ export class RegistrationService {
     const settings = await this.registrations.settings(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
 
+    const joinWaitlist = command.joinWaitlist ?? true;
+    // Seats freed by a cancel belong to the queue: a newcomer who would queue joins behind it
+    // (and is seated at once by the first-fit promotion below if the queue cannot use the room).
+    // One who declines the waitlist lets the queue go first, then tries for what is left.
+    const queueBehind =
+      settings.waitlistEnabled && (await this.registrations.hasWaitlist(target.eventDateId, target.eventSlotId));
+    if (queueBehind && !joinWaitlist) await this.promoteTarget(target, actor.sub);
     const { registrationId, outcome } = await this.registerThroughSaga({
+      queueBehind,
       householdId: command.householdId,
       eventId: date.eventId,
       target,
       partySize: memberIds.length,
       spots,
       memberIds,
-      joinWaitlist: command.joinWaitlist ?? true,
+      joinWaitlist,
       actor: actor.sub,
       idempotencyScope: actor.idempotencyScope,
     });
@@ -166,13 +174,8 @@ export class RegistrationService {
   async promoteDate(eventDateId: number, actor: string, first?: CounterTarget): Promise<string[]> {
     const promoted: string[] = [];
     if (first) promoted.push(...(await this.promoteTarget(first, actor)));
-    const date = await this.schedule.findDate(eventDateId);
-    if (!date) return promoted;
-    const targets: CounterTarget[] =
-      bookingLevel(date) === 'date'
-        ? [{ eventDateId, eventHourId: null, eventSlotId: null }]
-        : date.hours.flatMap((h) => h.slots.map((s) => ({ eventDateId, eventHourId: h.id, eventSlotId: s.id })));
-    for (const target of targets) {
+    // only the queues that exist: a cancel must not walk every slot of the date
+    for (const target of await this.registrations.waitlistTargets(eventDateId)) {
       if (first && target.eventSlotId === first.eventSlotId) continue;
       promoted.push(...(await this.promoteTarget(target, actor)));
     }

@@ -1,3 +1,4 @@
+import { verificationKey } from '../auth/verification-key';
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
@@ -70,7 +71,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
     try {
-      const claims = verify(header.slice(7).trim(), this.config.jwt.key, {
+      const claims = verify(header.slice(7).trim(), verificationKey(this.config.jwt), {
         algorithms: [this.config.jwt.algorithm],
         issuer: this.config.jwt.issuer,
         audience: this.config.jwt.audience,

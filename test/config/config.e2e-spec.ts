@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,10 @@ import { ConfigError, loadConfig } from '../../src/config/app-config';
 
 const SECRET = 'a-secret-of-at-least-16-chars';
 const PEM =
-  '-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----';
+  generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString()
+    .replace(/\n/g, '\\n'); // as it would sit in a one-line environment variable
 
 function problemWith(env: Record<string, string>): ConfigError {
   try {

@@ -27,6 +27,7 @@ describe('database outages', () => {
         [which]: url.replace(':3306/', `:${port}/`),
         PUBLIC_DB_POOL_SIZE: '3',
         PRIVATE_DB_POOL_SIZE: '3',
+        SAGA_GRACE_SECONDS: '1',
       },
       dbs,
     );

@@ -41,9 +41,18 @@ export class RedisThrottlerStorage
     this.client.on('error', (error: unknown) => this.warn('Redis error', error));
   }
 
+  // Nest may call this more than once for this provider (it is also handed to the throttler's
+  // async options); connecting twice logged "Socket already opened".
+  private connecting?: Promise<void>;
+
   async onModuleInit(): Promise<void> {
     if (!this.client) return;
-    const connected = this.client.connect().then(
+    this.connecting ??= this.connect(this.client);
+    await this.connecting;
+  }
+
+  private async connect(client: NonNullable<RedisThrottlerStorage['client']>): Promise<void> {
+    const connected = client.connect().then(
       () => undefined,
       (error: unknown) => this.warn('Redis connection failed', error),
     );

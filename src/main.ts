@@ -1,18 +1,10 @@
 import 'reflect-metadata';
 import 'dotenv/config';
-import { ConfigError, loadConfig } from './config/app-config';
+import { loadConfig, loadConfigOrExit } from './config/app-config';
 
 async function main(): Promise<void> {
   // validate before anything connects, so a bad variable stops the process within seconds
-  try {
-    loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  loadConfigOrExit();
   const { createApp } = await import('./bootstrap');
   const { APP_CONFIG } = await import('./config/app-config');
   const app = await createApp();

@@ -16,10 +16,9 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { PageQuery } from '../common/paging';
-import { IsPrivateId, IsPublicId } from '../common/validators';
+import { IsOptionalParty, IsPrivateId, IsPublicId } from '../common/validators';
 import {
   CreateRegistrationDto,
-  MAX_PARTY,
   RegistrationResponse,
 } from '../registrations/registration.dto';
 import type { CapacityUnit, RegistrationStatus } from '../registrations/registration.types';
@@ -211,12 +210,7 @@ export class CheckInDto {
     description:
       'Who came; each must be on the registration (403 MEMBER_NOT_IN_HOUSEHOLD). Default: all on it',
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_PARTY)
-  @ArrayUnique((id: unknown) => String(id))
-  @IsPrivateId({ each: true })
+  @IsOptionalParty()
   memberIds?: (string | number)[];
 
   @ApiPropertyOptional({

@@ -9,11 +9,6 @@ export function isPrivateId(value: unknown): boolean {
   return typeof value === 'string' && PRIVATE_ID_PATTERN.test(value) && BigInt(value) <= MAX_BIGINT;
 }
 
-export function toPrivateId(value: unknown): string {
-  if (!isPrivateId(value)) throw new DomainError('VALIDATION_FAILED', 'An id must be a positive integer');
-  return String(value);
-}
-
 // A path id that is not an id at all cannot name anything: the caller gets the not-found code.
 export function pathIdOrNotFound(
   value: string,

@@ -26,7 +26,3 @@ export interface Page<T> {
   page: number;
   pageSize: number;
 }
-
-export function offsetOf(query: PageQuery): number {
-  return (query.page - 1) * query.pageSize;
-}

@@ -1,4 +1,5 @@
-import { ValidateBy, ValidationOptions } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
 import { isPrivateId, MAX_PUBLIC_ID } from './ids';
 
 /** A private id: digits as a string, or a safe positive integer. */
@@ -26,5 +27,20 @@ export function IsPublicId(options?: ValidationOptions): PropertyDecorator {
       },
     },
     options,
+  );
+}
+
+/** Largest party a registration may name (a household has at most 20 members). */
+export const MAX_PARTY = 20;
+
+/** An optional list of 1..MAX_PARTY distinct member ids. */
+export function IsOptionalParty(): PropertyDecorator {
+  return applyDecorators(
+    IsOptional(),
+    IsArray(),
+    ArrayMinSize(1),
+    ArrayMaxSize(MAX_PARTY),
+    ArrayUnique((id: unknown) => String(id)),
+    IsPrivateId({ each: true }),
   );
 }

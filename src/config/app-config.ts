@@ -174,6 +174,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
+/** Boot-time validation: a bad variable stops the process with its name, not a stack trace. */
+export function loadConfigOrExit(env: Env = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const DEFAULT_PUBLIC_DB_URL = 'mysql://root@127.0.0.1:3306/freshtrak_public';
 export const DEFAULT_PRIVATE_DB_URL = 'mysql://root@127.0.0.1:3306/freshtrak_private';

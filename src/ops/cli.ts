@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import 'dotenv/config';
 import { Module } from '@nestjs/common';
 import { CommandFactory } from 'nest-commander';
-import { ConfigError, loadConfig } from '../config/app-config';
+import { loadConfigOrExit } from '../config/app-config';
 import { AppConfigModule } from '../config/config.module';
 import { CommonModule } from '../common/common.module';
 import { DatabaseModule } from '../database/database.module';
@@ -30,15 +30,7 @@ export class CliModule {}
 
 async function main(): Promise<void> {
   // the same boot-time validation as the server: a bad variable is named, not a stack trace
-  try {
-    loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  loadConfigOrExit();
   await CommandFactory.run(CliModule, {
     logger: ['error', 'warn'],
     cliName: 'npm run cli --',

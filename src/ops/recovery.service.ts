@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { DomainEvents } from '../common/domain-events';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegistrationSaga } from '../registrations/registration.saga';
 import { RegistrationService } from '../registrations/registration.service';
@@ -33,6 +34,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     private readonly service: RegistrationService,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
+    private readonly idempotency: IdempotencyRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,9 +60,12 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   /** One pass: claims dates whose sagas all outlived their lease, and recovers each date. */
   async tick(): Promise<Map<string, RecoveryOutcome>> {
     const outcomes = new Map<string, RecoveryOutcome>();
-    // every few passes, promote wherever someone waits: a promotion that failed after its
-    // cancel committed (the schedule unreachable, say) leaves no saga behind to recover
-    if (this.passes++ % 5 === 0) await this.sweepWaitlists();
+    // every few passes, promote wherever someone waits (a promotion that failed after its
+    // cancel committed leaves no saga behind to recover) and drop expired idempotency keys
+    if (this.passes++ % 5 === 0) {
+      await this.sweepWaitlists();
+      await this.idempotency.purgeExpired();
+    }
     const seen: number[] = [];
     for (let i = 0; i < 20 && !this.stopped; i++) {
       const claim = await this.reconciliation.claimStuckDate(this.config.sagaGraceSeconds, seen);

@@ -1,11 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { PageQuery } from '../common/paging';
-import { IsPrivateId, IsPublicId } from '../common/validators';
+import { IsOptionalParty, IsPublicId, MAX_PARTY } from '../common/validators';
 import type { RegistrationStatus } from './registration.types';
 
-export const MAX_PARTY = 20;
+export { MAX_PARTY };
 const STATUSES: RegistrationStatus[] = ['pending', 'confirmed', 'waitlisted', 'cancelled', 'checked_in'];
 
 export class CreateRegistrationDto {
@@ -26,12 +26,7 @@ export class CreateRegistrationDto {
     description: 'Members of your household; defaults to all active members',
     type: [String],
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_PARTY)
-  @ArrayUnique((id: unknown) => String(id))
-  @IsPrivateId({ each: true })
+  @IsOptionalParty()
   memberIds?: (string | number)[];
 
   @ApiPropertyOptional({ example: true, default: true, description: 'Join the waitlist when full' })
@@ -42,12 +37,7 @@ export class CreateRegistrationDto {
 
 export class UpdateRegistrationDto {
   @ApiPropertyOptional({ example: ['7'], type: [String], description: 'The new party (all or nothing)' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_PARTY)
-  @ArrayUnique((id: unknown) => String(id))
-  @IsPrivateId({ each: true })
+  @IsOptionalParty()
   memberIds?: (string | number)[];
 
   @ApiPropertyOptional({ example: 346, description: 'Another slot of the same date' })

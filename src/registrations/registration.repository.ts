@@ -33,6 +33,19 @@ export interface SagaPlan {
   netMove?: boolean;
 }
 
+/** What a new registration is made of (step 1 of the register saga). */
+export interface NewRegistration {
+  householdId: string;
+  eventId: number;
+  target: CounterTarget;
+  partySize: number;
+  spots: number;
+  memberIds: string[];
+  joinWaitlist: boolean;
+  actor: string;
+  idempotencyScope?: string;
+}
+
 export interface Leg extends CounterTarget {
   spots: number;
 }
@@ -182,21 +195,20 @@ export class RegistrationRepository {
     return translatePrivateError(() => withLockRetry(() => this.db.transaction(work)));
   }
 
+  /** A transaction whose fenced update may find the registration claimed elsewhere: then `lost`. */
+  private fenced<T, L>(work: (m: EntityManager) => Promise<T>, lost: L): Promise<T | L> {
+    return this.tx(work).catch((error: unknown) => {
+      if (error instanceof ClaimLost) return lost;
+      throw error;
+    });
+  }
+
   // ---- saga steps ---------------------------------------------------------------------------
 
   /** Step 1 of a registration: the pending row, its members and the saga, in one transaction. */
-  async beginRegister(input: {
-    householdId: string;
-    eventId: number;
-    target: CounterTarget;
-    partySize: number;
-    spots: number;
-    memberIds: string[];
-    joinWaitlist: boolean;
-    actor: string;
-    idempotencyScope?: string;
-    leaseSeconds: number;
-  }): Promise<{ registrationId: string; sagaId: string }> {
+  async beginRegister(
+    input: NewRegistration & { leaseSeconds: number },
+  ): Promise<{ registrationId: string; sagaId: string }> {
     try {
       return await this.tx(async (m) => {
         const inserted = await m.query<unknown>(
@@ -266,7 +278,7 @@ export class RegistrationRepository {
     idempotencyScope?: string;
     leaseSeconds: number;
   }): Promise<string | undefined> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       const sagaId = await this.insertSaga(m, { ...input, state: input.take ? 'taking' : 'releasing' });
       const claimed = await m.query<unknown>(
         `UPDATE event_registrations SET pending_saga_id = ?, version = version + 1
@@ -280,10 +292,7 @@ export class RegistrationRepository {
         throw new ClaimLost();
       }
       return sagaId;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return undefined;
-      throw error;
-    });
+    }, undefined);
   }
 
   /**
@@ -296,7 +305,7 @@ export class RegistrationRepository {
     history: HistoryEntry,
     outbox: OutboxMessage,
   ): Promise<boolean> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       const plan = saga.plan;
       const updated = await m.query<unknown>(
         `UPDATE event_registrations
@@ -312,10 +321,7 @@ export class RegistrationRepository {
       await this.record(m, saga.registrationId, saga.eventDateId, saga.actor, history, fromStatus);
       await this.enqueue(m, saga.registrationId, outbox);
       return true;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return false;
-      throw error;
-    });
+    }, false);
   }
 
   /**
@@ -327,7 +333,7 @@ export class RegistrationRepository {
     saga: SagaRow,
     settings: DateSettings,
   ): Promise<'waitlisted' | 'full' | 'lost'> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       if (saga.kind === 'register') {
         const mayWait = saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
         if (mayWait) {
@@ -366,10 +372,7 @@ export class RegistrationRepository {
       if (affected(released) !== 1) throw new ClaimLost();
       await this.setSagaState(m, saga.id, 'failed', 'CAPACITY_FULL');
       return 'full' as const;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return 'lost' as const;
-      throw error;
-    });
+    }, 'lost' as const);
   }
 
   /**
@@ -386,7 +389,7 @@ export class RegistrationRepository {
     history: HistoryEntry;
     outbox: OutboxMessage;
   }): Promise<string | undefined> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       const r = input.registration;
       const updated = await m.query<unknown>(
         `UPDATE event_registrations SET spots = ?, party_size = ?, version = version + 1
@@ -410,10 +413,7 @@ export class RegistrationRepository {
       await this.record(m, r.id, r.eventDateId, input.actor, input.history, r.status);
       await this.enqueue(m, r.id, input.outbox);
       return sagaId;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return undefined;
-      throw error;
-    });
+    }, undefined);
   }
 
   /**
@@ -426,7 +426,7 @@ export class RegistrationRepository {
     idempotencyScope: string | undefined,
     leaseSeconds: number,
   ): Promise<string | undefined> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       const r = registration;
       const holds = r.status === 'confirmed';
       const updated = await m.query<unknown>(
@@ -457,10 +457,7 @@ export class RegistrationRepository {
       );
       await this.enqueue(m, r.id, { kind: 'cancelled' });
       return sagaId;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return undefined;
-      throw error;
-    });
+    }, undefined);
   }
 
   /** The release leg was given back: the saga is over. */
@@ -657,7 +654,7 @@ export class RegistrationRepository {
     checkedInAt: Date;
     actor: string;
   }): Promise<boolean> {
-    return this.tx(async (m) => {
+    return this.fenced(async (m) => {
       const r = input.registration;
       const updated: unknown = await m.query(
         `UPDATE event_registrations SET status = 'checked_in', checked_in_at = ?, version = version + 1
@@ -678,10 +675,7 @@ export class RegistrationRepository {
         'confirmed',
       );
       return true;
-    }).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return false;
-      throw error;
-    });
+    }, false);
   }
 
   /**

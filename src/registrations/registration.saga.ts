@@ -15,6 +15,7 @@ import type { CounterTarget } from '../schedule/schedule.types';
 import {
   HistoryEntry,
   Leg,
+  NewRegistration,
   OutboxMessage,
   RegistrationRepository,
   SagaPlan,
@@ -63,18 +64,9 @@ export class SagaTakenOverError extends DomainError {
   }
 }
 
-export interface RegisterInput {
+export interface RegisterInput extends NewRegistration {
   /** others wait on this target: the newcomer queues behind them instead of taking a seat */
   queueBehind: boolean;
-  householdId: string;
-  eventId: number;
-  target: CounterTarget;
-  partySize: number;
-  spots: number;
-  memberIds: string[];
-  joinWaitlist: boolean;
-  actor: string;
-  idempotencyScope?: string;
 }
 
 export interface ChangeInput {

@@ -10,8 +10,6 @@ export type RegistrationStatus =
 
 /** Statuses that occupy the household's one registration per date. */
 export const ACTIVE_STATUSES: RegistrationStatus[] = ['pending', 'confirmed', 'waitlisted', 'checked_in'];
-/** Statuses whose spots are counted in the public reserved counters. */
-export const HOLDING_STATUSES: RegistrationStatus[] = ['confirmed', 'checked_in'];
 
 export type CapacityUnit = 'household' | 'person';
 

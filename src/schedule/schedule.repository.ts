@@ -90,11 +90,6 @@ export class ScheduleRepository {
     });
   }
 
-  /** Current counters only (cheap): used to refresh cached availability. */
-  async findCounters(eventDateId: number): Promise<ScheduleDate | undefined> {
-    return this.findDate(eventDateId);
-  }
-
   private async withHours(rows: DateRow[]): Promise<ScheduleDate[]> {
     if (rows.length === 0) return [];
     const slotRows = await this.db.query<SlotRow[]>(

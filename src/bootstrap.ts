@@ -39,7 +39,11 @@ export function configureApp(app: NestExpressApplication): void {
   app.use(helmet({ contentSecurityPolicy: false }));
   app.enableCors({ origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
   app.useBodyParser('json', { limit: config.bodyLimit, strict: true, verify: verifyUtf8Body });
-  app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, verify: verifyUtf8Body });
+  app.useBodyParser('urlencoded', {
+    limit: config.bodyLimit,
+    extended: false,
+    verify: verifyUtf8Body,
+  });
   app.use(hostileInputMiddleware);
   app.useGlobalPipes(validationPipe());
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));

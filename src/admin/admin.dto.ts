@@ -17,10 +17,7 @@ import {
 } from 'class-validator';
 import { PageQuery } from '../common/paging';
 import { IsOptionalParty, IsPrivateId, IsPublicId } from '../common/validators';
-import {
-  CreateRegistrationDto,
-  RegistrationResponse,
-} from '../registrations/registration.dto';
+import { CreateRegistrationDto, RegistrationResponse } from '../registrations/registration.dto';
 import type { CapacityUnit, RegistrationStatus } from '../registrations/registration.types';
 
 const STATUSES: RegistrationStatus[] = [

@@ -83,7 +83,11 @@ export interface ErrorBody {
 }
 
 export function errorBody(error: DomainError): ErrorBody {
-  const body: ErrorBody = { statusCode: httpStatusOf(error.code), code: error.code, message: error.message };
+  const body: ErrorBody = {
+    statusCode: httpStatusOf(error.code),
+    code: error.code,
+    message: error.message,
+  };
   if (error.details !== undefined) body.details = error.details;
   return body;
 }

@@ -1,10 +1,4 @@
-import {
-  ArgumentsHost,
-  Catch,
-  ExceptionFilter,
-  HttpException,
-  Logger,
-} from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { DomainError, ErrorBody, ErrorCode, errorBody } from './domain-error';
@@ -23,7 +17,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     const domain = toDomainError(exception);
     if (domain) {
       const body = errorBody(domain);
-      if ((domain as { replayed?: boolean }).replayed) response.setHeader('Idempotent-Replayed', 'true');
+      if ((domain as { replayed?: boolean }).replayed)
+        response.setHeader('Idempotent-Replayed', 'true');
       if (domain.retryAfterSeconds !== undefined) {
         response.setHeader('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
       }
@@ -31,7 +26,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const requestId =
-      typeof request.id === 'string' || typeof request.id === 'number' ? String(request.id) : undefined;
+      typeof request.id === 'string' || typeof request.id === 'number'
+        ? String(request.id)
+        : undefined;
     this.logger.error(
       { err: exception, requestId },
       exception instanceof Error ? exception.stack : String(exception),
@@ -61,7 +58,8 @@ function toDomainError(exception: unknown): DomainError | undefined {
     const status = exception.getStatus();
     const code = codeForStatus(status);
     if (code === undefined) return undefined;
-    const message = code === 'VALIDATION_FAILED' ? 'The request is not valid' : messageOf(exception);
+    const message =
+      code === 'VALIDATION_FAILED' ? 'The request is not valid' : messageOf(exception);
     return new DomainError(code, message, validationDetails(exception));
   }
   // body-parser errors (malformed JSON, too large, bad charset, corrupt gzip) arrive as plain

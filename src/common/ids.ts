@@ -10,10 +10,7 @@ export function isPrivateId(value: unknown): boolean {
 }
 
 // A path id that is not an id at all cannot name anything: the caller gets the not-found code.
-export function pathIdOrNotFound(
-  value: string,
-  notFound: () => DomainError,
-): string {
+export function pathIdOrNotFound(value: string, notFound: () => DomainError): string {
   if (!isPrivateId(value)) throw notFound();
   return value;
 }

@@ -16,7 +16,8 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
           level: config.logLevel,
           genReqId: (request: IncomingMessage, response: ServerResponse) => {
             const given = request.headers['x-request-id'];
-            const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+            const id =
+              typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
             response.setHeader('X-Request-Id', id);
             return id;
           },

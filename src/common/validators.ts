@@ -1,5 +1,13 @@
 import { applyDecorators } from '@nestjs/common';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsOptional,
+  ValidateBy,
+  ValidationOptions,
+} from 'class-validator';
 import { isPrivateId, MAX_PUBLIC_ID } from './ids';
 
 /** A private id: digits as a string, or a safe positive integer. */
@@ -9,7 +17,8 @@ export function IsPrivateId(options?: ValidationOptions): PropertyDecorator {
       name: 'isPrivateId',
       validator: {
         validate: (value: unknown) => isPrivateId(value),
-        defaultMessage: () => '$property must be an id: a positive integer, as a string of digits or a number',
+        defaultMessage: () =>
+          '$property must be an id: a positive integer, as a string of digits or a number',
       },
     },
     options,
@@ -22,7 +31,11 @@ export function IsPublicId(options?: ValidationOptions): PropertyDecorator {
     {
       name: 'isPublicId',
       validator: {
-        validate: (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_PUBLIC_ID,
+        validate: (value: unknown) =>
+          typeof value === 'number' &&
+          Number.isInteger(value) &&
+          value > 0 &&
+          value <= MAX_PUBLIC_ID,
         defaultMessage: () => '$property must be a positive integer id',
       },
     },

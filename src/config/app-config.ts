@@ -127,14 +127,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   return {
     nodeEnv,
     port: integer(env, 'PORT', 3000, 0, 65535),
-    publicDb: parseDbUrl(
-      'PUBLIC_DB_URL',
-      text(env, 'PUBLIC_DB_URL') ?? DEFAULT_PUBLIC_DB_URL,
-    ),
-    privateDb: parseDbUrl(
-      'PRIVATE_DB_URL',
-      text(env, 'PRIVATE_DB_URL') ?? DEFAULT_PRIVATE_DB_URL,
-    ),
+    publicDb: parseDbUrl('PUBLIC_DB_URL', text(env, 'PUBLIC_DB_URL') ?? DEFAULT_PUBLIC_DB_URL),
+    privateDb: parseDbUrl('PRIVATE_DB_URL', text(env, 'PRIVATE_DB_URL') ?? DEFAULT_PRIVATE_DB_URL),
     publicPoolSize: integer(env, 'PUBLIC_DB_POOL_SIZE', 10, 1, 500),
     privatePoolSize: integer(env, 'PRIVATE_DB_POOL_SIZE', 10, 1, 500),
     jwt:
@@ -167,7 +161,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       writesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 120, 1, 1_000_000),
       readsPerMinute: integer(env, 'RATE_LIMIT_READS_PER_MINUTE', 600, 1, 1_000_000),
     },
-    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
     bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),

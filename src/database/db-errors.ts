@@ -47,7 +47,12 @@ export async function translatePublicError<T>(work: () => Promise<T>): Promise<T
     return await work();
   } catch (error) {
     if (isConnectionError(error)) {
-      throw new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', undefined, 5);
+      throw new DomainError(
+        'SCHEDULE_UNAVAILABLE',
+        'The schedule is unavailable; try again shortly',
+        undefined,
+        5,
+      );
     }
     throw error;
   }
@@ -59,7 +64,12 @@ export async function translatePrivateError<T>(work: () => Promise<T>): Promise<
     return await work();
   } catch (error) {
     if (isConnectionError(error)) {
-      throw new DomainError('SERVICE_UNAVAILABLE', 'The service is unavailable; try again shortly', undefined, 5);
+      throw new DomainError(
+        'SERVICE_UNAVAILABLE',
+        'The service is unavailable; try again shortly',
+        undefined,
+        5,
+      );
     }
     throw error;
   }

@@ -49,7 +49,10 @@ export async function pendingSchemaChanges(db: DbUrl): Promise<string[]> {
 
 async function main(): Promise<void> {
   // only the private database's address is needed here, not the server's whole config
-  const db = parseDbUrl('PRIVATE_DB_URL', process.env.PRIVATE_DB_URL?.trim() || DEFAULT_PRIVATE_DB_URL);
+  const db = parseDbUrl(
+    'PRIVATE_DB_URL',
+    process.env.PRIVATE_DB_URL?.trim() || DEFAULT_PRIVATE_DB_URL,
+  );
   const applied = await migratePrivate(db);
   console.log(
     applied.length === 0

@@ -3,5 +3,9 @@ import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
 import { RedisHealthIndicator } from './redis.health';
 
-@Module({ imports: [TerminusModule], controllers: [HealthController], providers: [RedisHealthIndicator] })
+@Module({
+  imports: [TerminusModule],
+  controllers: [HealthController],
+  providers: [RedisHealthIndicator],
+})
 export class HealthModule {}

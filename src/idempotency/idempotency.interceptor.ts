@@ -56,13 +56,21 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<IdempotentRequest>();
     const response = context.switchToHttp().getResponse<Response>();
     const key = request.headers[IDEMPOTENCY_HEADER];
-    if (key === undefined || !['POST', 'PATCH', 'PUT', 'DELETE'].includes(request.method)) return next.handle();
+    if (key === undefined || !['POST', 'PATCH', 'PUT', 'DELETE'].includes(request.method))
+      return next.handle();
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
-      throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'Idempotency-Key must be 1 to 255 visible ASCII characters',
+      );
     }
     const caller = request.user?.sub ?? `ip:${request.ip}`;
-    const scope = sha256(JSON.stringify([caller, request.method, request.baseUrl + request.path, key]));
-    const requestHash = sha256(JSON.stringify([canonical(request.body ?? null), canonical(request.query ?? {})]));
+    const scope = sha256(
+      JSON.stringify([caller, request.method, request.baseUrl + request.path, key]),
+    );
+    const requestHash = sha256(
+      JSON.stringify([canonical(request.body ?? null), canonical(request.query ?? {})]),
+    );
     return from(this.run(scope, requestHash, request, response, next));
   }
 
@@ -95,7 +103,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 
-  private async claimOrReplay(scope: string, requestHash: string): Promise<{ status: number; body: unknown } | undefined> {
+  private async claimOrReplay(
+    scope: string,
+    requestHash: string,
+  ): Promise<{ status: number; body: unknown } | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await this.keys.claim(scope, requestHash)) return undefined;
       const stored = await this.keys.find(scope);
@@ -105,15 +116,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
         continue;
       }
       if (stored.requestHash !== requestHash) {
-        throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request');
+        throw new DomainError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'This Idempotency-Key was used with a different request',
+        );
       }
       if (stored.state === 'done' && stored.statusCode !== null) {
         const body = JSON.parse(stored.responseBody ?? 'null') as unknown;
         if (stored.statusCode >= 400) throw domainFromJson(body, true);
         return { status: stored.statusCode, body };
       }
-      if (stored.lockExpired && stored.sagaId === null && (await this.keys.takeOver(scope))) return undefined;
-      if (stored.sagaId !== null && (stored.sagaState === 'done' || stored.sagaState === 'failed')) {
+      if (stored.lockExpired && stored.sagaId === null && (await this.keys.takeOver(scope)))
+        return undefined;
+      if (
+        stored.sagaId !== null &&
+        (stored.sagaState === 'done' || stored.sagaState === 'failed')
+      ) {
         // the first request was cut off after its saga finished (maybe by recovery)
         const outcome = await this.outcomes.outcomeOf(stored.sagaId);
         if (outcome) {
@@ -122,14 +140,29 @@ export class IdempotencyInterceptor implements NestInterceptor {
           return outcome;
         }
       }
-      throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still running', undefined, 1);
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_IN_USE',
+        'A request with this Idempotency-Key is still running',
+        undefined,
+        1,
+      );
     }
-    throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still running', undefined, 1);
+    throw new DomainError(
+      'IDEMPOTENCY_KEY_IN_USE',
+      'A request with this Idempotency-Key is still running',
+      undefined,
+      1,
+    );
   }
 }
 
 function errorJson(error: DomainError): unknown {
-  return { statusCode: httpStatusOf(error.code), code: error.code, message: error.message, details: error.details };
+  return {
+    statusCode: httpStatusOf(error.code),
+    code: error.code,
+    message: error.message,
+    details: error.details,
+  };
 }
 
 function domainFromJson(body: unknown, replayed = false): DomainError {
@@ -150,4 +183,3 @@ export function Idempotent(): MethodDecorator {
     }),
   );
 }
-

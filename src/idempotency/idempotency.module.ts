@@ -6,7 +6,12 @@ import { SagaOutcomeReader } from './saga-outcome.reader';
 
 @Global()
 @Module({
-  providers: [IdempotencyRepository, IdempotencyInterceptor, SagaOutcomeReader, RegistrationRepository],
+  providers: [
+    IdempotencyRepository,
+    IdempotencyInterceptor,
+    SagaOutcomeReader,
+    RegistrationRepository,
+  ],
   exports: [IdempotencyRepository, IdempotencyInterceptor, SagaOutcomeReader],
 })
 export class IdempotencyModule {}

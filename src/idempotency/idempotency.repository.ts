@@ -91,7 +91,9 @@ export class IdempotencyRepository {
 
   async removeExpired(scope: string): Promise<void> {
     await translatePrivateError(() =>
-      this.db.query('DELETE FROM idempotency_keys WHERE scope_hash = ? AND expires_at < NOW(6)', [scope]),
+      this.db.query('DELETE FROM idempotency_keys WHERE scope_hash = ? AND expires_at < NOW(6)', [
+        scope,
+      ]),
     );
   }
 

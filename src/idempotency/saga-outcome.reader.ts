@@ -14,7 +14,11 @@ export class SagaOutcomeReader {
       if (saga.outcome === 'CAPACITY_FULL') {
         return {
           status: 409,
-          body: { statusCode: 409, code: 'CAPACITY_FULL', message: 'No room left, and the waitlist was declined, is disabled or is full' },
+          body: {
+            statusCode: 409,
+            code: 'CAPACITY_FULL',
+            message: 'No room left, and the waitlist was declined, is disabled or is full',
+          },
         };
       }
       return undefined;
@@ -22,7 +26,11 @@ export class SagaOutcomeReader {
     if (saga.state === 'failed' && saga.outcome === 'CAPACITY_FULL') {
       return {
         status: 409,
-        body: { statusCode: 409, code: 'CAPACITY_FULL', message: 'No room for this change; nothing was changed' },
+        body: {
+          statusCode: 409,
+          code: 'CAPACITY_FULL',
+          message: 'No room for this change; nothing was changed',
+        },
       };
     }
     const registration = await this.registrations.findById(saga.registrationId);

@@ -28,13 +28,18 @@ export class BackfillCommand extends CommandRunner {
     }
     const apply = options.apply === true;
     const results = await this.drift.check(
-      { eventDateId: options.eventDate, fromDateKey: options.from ? isoToDateKey(options.from) : undefined },
+      {
+        eventDateId: options.eventDate,
+        fromDateKey: options.from ? isoToDateKey(options.from) : undefined,
+      },
       apply,
     );
     let found = 0;
     for (const result of results) {
       if (result.skipped) {
-        console.log(`date ${result.eventDateId}: skipped, a registration is in flight (sagas ${result.inFlight.join(', ')})`);
+        console.log(
+          `date ${result.eventDateId}: skipped, a registration is in flight (sagas ${result.inFlight.join(', ')})`,
+        );
       }
       for (const d of result.drift) {
         found++;
@@ -55,7 +60,8 @@ export class BackfillCommand extends CommandRunner {
 
   @Option({ flags: '--event-date <id>', description: 'only this event date' })
   parseEventDate(value: string): number {
-    if (!/^[1-9]\d{0,9}$/.test(value)) throw new Error(`--event-date must be an id; got "${value}"`);
+    if (!/^[1-9]\d{0,9}$/.test(value))
+      throw new Error(`--event-date must be an id; got "${value}"`);
     return Number(value);
   }
 
@@ -64,7 +70,10 @@ export class BackfillCommand extends CommandRunner {
     return value;
   }
 
-  @Option({ flags: '--apply', description: 'correct the counters (safe while registrations are taken)' })
+  @Option({
+    flags: '--apply',
+    description: 'correct the counters (safe while registrations are taken)',
+  })
   parseApply(): boolean {
     return true;
   }

@@ -55,7 +55,13 @@ export class CounterReconciler {
     options: { apply: boolean; ownedSagaIds?: string[] },
   ): Promise<DateReconciliation> {
     const keys: CounterKey[] = await this.counters.keysOfDate(eventDateId);
-    const result: DateReconciliation = { eventDateId, drift: [], skipped: false, inFlight: [], applied: false };
+    const result: DateReconciliation = {
+      eventDateId,
+      drift: [],
+      skipped: false,
+      inFlight: [],
+      applied: false,
+    };
     if (keys.length === 0) return result;
     await this.counters.adjustLocked(keys, async (rows) => {
       const held = await this.reconciliation.snapshot(eventDateId, options.ownedSagaIds ?? []);

@@ -1,5 +1,11 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { StaffOnly } from '../auth/auth.guards';
@@ -7,7 +13,10 @@ import { MAX_PUBLIC_ID } from '../common/ids';
 import { DriftService } from './drift.service';
 
 class DriftQuery {
-  @ApiPropertyOptional({ example: 12, description: 'one event date; all dates with reservations when omitted' })
+  @ApiPropertyOptional({
+    example: 12,
+    description: 'one event date; all dates with reservations when omitted',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -17,10 +26,12 @@ class DriftQuery {
 }
 
 class DriftItem {
-  @ApiProperty({ enum: ['slot', 'hour', 'date'], example: 'slot' }) level!: 'slot' | 'hour' | 'date';
+  @ApiProperty({ enum: ['slot', 'hour', 'date'], example: 'slot' }) level!:
+    'slot' | 'hour' | 'date';
   @ApiProperty({ example: 345 }) id!: number;
   @ApiProperty({ example: 7, description: 'the public reserved counter' }) reserved!: number;
-  @ApiProperty({ example: 6, description: 'spots of the confirmed and checked-in registrations' }) expected!: number;
+  @ApiProperty({ example: 6, description: 'spots of the confirmed and checked-in registrations' })
+  expected!: number;
   @ApiProperty({ example: 1, description: 'reserved - expected' }) difference!: number;
 }
 
@@ -51,7 +62,13 @@ export class DriftController {
     const results = await this.drift.check({ eventDateId: query.eventDateId }, false);
     return {
       items: results.flatMap((r) =>
-        r.drift.map((d) => ({ level: d.level, id: d.id, reserved: d.reserved, expected: d.expected, difference: d.difference })),
+        r.drift.map((d) => ({
+          level: d.level,
+          id: d.id,
+          reserved: d.reserved,
+          expected: d.expected,
+          difference: d.difference,
+        })),
       ),
       skippedEventDateIds: results.filter((r) => r.skipped).map((r) => r.eventDateId),
     };

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { DomainEvents } from '../common/domain-events';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
@@ -77,6 +83,8 @@ export class DriftService implements OnApplicationBootstrap, OnApplicationShutdo
     ]);
     if (scope.fromDateKey === undefined) return [...ids].sort((a, b) => a - b);
     const keys = await this.counters.dateKeysOf([...ids]);
-    return [...ids].filter((id) => (keys.get(id) ?? 0) >= (scope.fromDateKey ?? 0)).sort((a, b) => a - b);
+    return [...ids]
+      .filter((id) => (keys.get(id) ?? 0) >= (scope.fromDateKey ?? 0))
+      .sort((a, b) => a - b);
   }
 }

@@ -40,14 +40,25 @@ export class ReconciliationRepository {
           [eventDateId],
         )) as { id: string }[];
         await runner.query('COMMIT');
-        const snapshot: HeldSnapshot = { slots: new Map(), hours: new Map(), date: 0, inFlight: [] };
+        const snapshot: HeldSnapshot = {
+          slots: new Map(),
+          hours: new Map(),
+          date: 0,
+          inFlight: [],
+        };
         for (const row of held) {
           const spots = Number(row.spots);
           snapshot.date += spots;
           if (row.event_slot_id === null) continue;
-          snapshot.slots.set(row.event_slot_id, (snapshot.slots.get(row.event_slot_id) ?? 0) + spots);
+          snapshot.slots.set(
+            row.event_slot_id,
+            (snapshot.slots.get(row.event_slot_id) ?? 0) + spots,
+          );
           if (row.event_hour_id !== null) {
-            snapshot.hours.set(row.event_hour_id, (snapshot.hours.get(row.event_hour_id) ?? 0) + spots);
+            snapshot.hours.set(
+              row.event_hour_id,
+              (snapshot.hours.get(row.event_hour_id) ?? 0) + spots,
+            );
           }
         }
         const owned = new Set(ownedSagaIds);
@@ -74,7 +85,10 @@ export class ReconciliationRepository {
    * lease means a request, or another instance's recovery, is working there: the date is left
    * alone). Recovery settles a date as a whole because its counters are shared by all its sagas.
    */
-  async claimStuckDate(leaseSeconds: number, exclude: number[]): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
+  async claimStuckDate(
+    leaseSeconds: number,
+    exclude: number[],
+  ): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
     return translatePrivateError(() =>
       this.db.transaction(async (m) => {
         const [first] = await m.query<{ event_date_id: number }[]>(
@@ -92,10 +106,10 @@ export class ReconciliationRepository {
         );
         if (sagas.some((saga) => Number(saga.expired) !== 1)) return { eventDateId, sagaIds: [] };
         const sagaIds = sagas.map((saga) => String(saga.id));
-        await m.query('UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)', [
-          leaseSeconds,
-          sagaIds,
-        ]);
+        await m.query(
+          'UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)',
+          [leaseSeconds, sagaIds],
+        );
         return { eventDateId, sagaIds };
       }),
     );
@@ -109,9 +123,10 @@ export class ReconciliationRepository {
   async supersede(sagaId: string, leaseSeconds: number): Promise<string | undefined> {
     return translatePrivateError(() =>
       this.db.transaction(async (m) => {
-        const [old] = await m.query<Record<string, unknown>[]>("SELECT * FROM registration_sagas WHERE id = ? AND state = 'taking' FOR UPDATE", [
-          sagaId,
-        ]);
+        const [old] = await m.query<Record<string, unknown>[]>(
+          "SELECT * FROM registration_sagas WHERE id = ? AND state = 'taking' FOR UPDATE",
+          [sagaId],
+        );
         if (!old) return undefined;
         const inserted = await m.query<{ insertId: number | string }>(
           `INSERT INTO registration_sagas (registration_id, event_date_id, kind, state, take_slot_id, take_hour_id,
@@ -127,10 +142,16 @@ export class ReconciliationRepository {
           'UPDATE event_registrations SET pending_saga_id = ? WHERE id = ? AND pending_saga_id = ?',
           [newId, old.registration_id, sagaId],
         );
-        await m.query("UPDATE registration_sagas SET state = 'failed', outcome = 'SUPERSEDED' WHERE id = ?", [sagaId]);
+        await m.query(
+          "UPDATE registration_sagas SET state = 'failed', outcome = 'SUPERSEDED' WHERE id = ?",
+          [sagaId],
+        );
         if (moved.affectedRows !== 1) {
           // the registration no longer waits on this saga: nothing left to finish
-          await m.query("UPDATE registration_sagas SET state = 'failed', outcome = 'ORPHANED' WHERE id = ?", [newId]);
+          await m.query(
+            "UPDATE registration_sagas SET state = 'failed', outcome = 'ORPHANED' WHERE id = ?",
+            [newId],
+          );
           return undefined;
         }
         await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE saga_id = ?', [newId, sagaId]);
@@ -153,13 +174,18 @@ export class ReconciliationRepository {
 
   async markReleased(sagaId: string): Promise<void> {
     await translatePrivateError(() =>
-      this.db.query("UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'", [sagaId]),
+      this.db.query(
+        "UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'",
+        [sagaId],
+      ),
     );
   }
 
   async unfinishedCount(): Promise<number> {
     const [row] = await translatePrivateError(() =>
-      this.db.query<{ n: string }[]>("SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')"),
+      this.db.query<{ n: string }[]>(
+        "SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')",
+      ),
     );
     return Number(row.n);
   }

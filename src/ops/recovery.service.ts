@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { DomainEvents } from '../common/domain-events';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
@@ -9,7 +15,8 @@ import { RegistrationService } from '../registrations/registration.service';
 import { CounterReconciler } from './counter-reconciler';
 import { ReconciliationRepository } from './reconciliation.repository';
 
-export type RecoveryOutcome = 'confirmed' | 'waitlisted' | 'full' | 'released' | 'deferred' | 'gone';
+export type RecoveryOutcome =
+  'confirmed' | 'waitlisted' | 'full' | 'released' | 'deferred' | 'gone';
 
 // Finishes or undoes sagas cut short by a crash. Every instance runs this loop; a saga is
 // claimed with FOR UPDATE SKIP LOCKED and a lease, so two instances never work on the same one.
@@ -72,10 +79,15 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
       if (!claim) break;
       seen.push(claim.eventDateId);
       if (claim.sagaIds.length === 0) continue;
-      const results = await this.recoverDate(claim.eventDateId, claim.sagaIds).catch((error: unknown) => {
-        this.logger.warn({ eventDateId: claim.eventDateId, err: String(error) }, 'recovery deferred');
-        return new Map<string, RecoveryOutcome>(claim.sagaIds.map((id) => [id, 'deferred']));
-      });
+      const results = await this.recoverDate(claim.eventDateId, claim.sagaIds).catch(
+        (error: unknown) => {
+          this.logger.warn(
+            { eventDateId: claim.eventDateId, err: String(error) },
+            'recovery deferred',
+          );
+          return new Map<string, RecoveryOutcome>(claim.sagaIds.map((id) => [id, 'deferred']));
+        },
+      );
       for (const [id, outcome] of results) {
         outcomes.set(id, outcome);
         if (outcome !== 'deferred') this.metrics.sagaRecovered(outcome);
@@ -100,7 +112,10 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   // Every saga of the date is ours now. `taking` ones are superseded (so a still-running
   // original cannot finish them), the counters are reset to the private truth, then releases
   // are closed and takes run again, oldest first.
-  private async recoverDate(eventDateId: number, sagaIds: string[]): Promise<Map<string, RecoveryOutcome>> {
+  private async recoverDate(
+    eventDateId: number,
+    sagaIds: string[],
+  ): Promise<Map<string, RecoveryOutcome>> {
     const outcomes = new Map<string, RecoveryOutcome>();
     const owned: string[] = [];
     const resumes: { original: string; successor: string }[] = [];
@@ -121,9 +136,13 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
         }
       }
     }
-    const result = await this.reconciler.reconcileDate(eventDateId, { apply: true, ownedSagaIds: owned });
+    const result = await this.reconciler.reconcileDate(eventDateId, {
+      apply: true,
+      ownedSagaIds: owned,
+    });
     if (result.skipped) {
-      for (const id of [...releases, ...resumes.map((r) => r.original)]) outcomes.set(id, 'deferred');
+      for (const id of [...releases, ...resumes.map((r) => r.original)])
+        outcomes.set(id, 'deferred');
       return outcomes;
     }
     for (const id of releases) {
@@ -142,7 +161,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     for (const eventDateId of await this.reconciliation.datesWithWaitlist(50)) {
       if (this.stopped) return;
       const promoted = await this.service.promoteDate(eventDateId, 'recovery').catch(() => []);
-      if (promoted.length > 0) this.logger.log({ eventDateId, promoted: promoted.length }, 'waitlist promoted by sweep');
+      if (promoted.length > 0)
+        this.logger.log({ eventDateId, promoted: promoted.length }, 'waitlist promoted by sweep');
     }
   }
 

@@ -6,7 +6,13 @@ import { IsOptionalParty, IsPublicId, MAX_PARTY } from '../common/validators';
 import type { RegistrationStatus } from './registration.types';
 
 export { MAX_PARTY };
-const STATUSES: RegistrationStatus[] = ['pending', 'confirmed', 'waitlisted', 'cancelled', 'checked_in'];
+const STATUSES: RegistrationStatus[] = [
+  'pending',
+  'confirmed',
+  'waitlisted',
+  'cancelled',
+  'checked_in',
+];
 
 export class CreateRegistrationDto {
   @ApiProperty({ example: 12, description: 'event_date_id from the public schedule' })
@@ -15,7 +21,8 @@ export class CreateRegistrationDto {
 
   @ApiPropertyOptional({
     example: 345,
-    description: 'Required when the date is booked by slot (422 SLOT_REQUIRED), refused otherwise (422 SLOT_NOT_ALLOWED)',
+    description:
+      'Required when the date is booked by slot (422 SLOT_REQUIRED), refused otherwise (422 SLOT_NOT_ALLOWED)',
   })
   @IsOptional()
   @IsPublicId()
@@ -36,7 +43,11 @@ export class CreateRegistrationDto {
 }
 
 export class UpdateRegistrationDto {
-  @ApiPropertyOptional({ example: ['7'], type: [String], description: 'The new party (all or nothing)' })
+  @ApiPropertyOptional({
+    example: ['7'],
+    type: [String],
+    description: 'The new party (all or nothing)',
+  })
   @IsOptionalParty()
   memberIds?: (string | number)[];
 
@@ -61,11 +72,19 @@ export class RegistrationResponse {
   @ApiProperty({ example: 40, nullable: true, type: Number }) eventHourId!: number | null;
   @ApiProperty({ example: 345, nullable: true, type: Number }) eventSlotId!: number | null;
   @ApiProperty({ example: 'confirmed', enum: STATUSES }) status!: RegistrationStatus;
-  @ApiProperty({ example: null, nullable: true, type: Number, description: '1-based, waitlisted only' })
+  @ApiProperty({
+    example: null,
+    nullable: true,
+    type: Number,
+    description: '1-based, waitlisted only',
+  })
   waitlistPosition!: number | null;
   @ApiProperty({ example: ['7', '8'], type: [String] }) memberIds!: string[];
   @ApiProperty({ example: 2 }) partySize!: number;
-  @ApiProperty({ example: 1, description: '1 per household, or partySize when the date counts people' })
+  @ApiProperty({
+    example: 1,
+    description: '1 per household, or partySize when the date counts people',
+  })
   spots!: number;
   @ApiProperty({ example: '2026-11-22T09:00:00.000Z' }) createdAt!: string;
   @ApiProperty({ example: '2026-11-22T09:00:00.000Z' }) updatedAt!: string;
@@ -83,4 +102,3 @@ export class RegistrationPage {
 export function toIds(ids: (string | number)[] | undefined): string[] | undefined {
   return ids?.map(String);
 }
-

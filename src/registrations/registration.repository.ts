@@ -162,7 +162,9 @@ export function toRegistration(row: RawRegistration): Registration {
 
 function toSaga(row: RawSaga): SagaRow {
   const leg = (slot: number | null, hour: number | null, spots: number): Leg | null =>
-    spots === 0 ? null : { eventDateId: row.event_date_id, eventHourId: hour, eventSlotId: slot, spots };
+    spots === 0
+      ? null
+      : { eventDateId: row.event_date_id, eventHourId: hour, eventSlotId: slot, spots };
   return {
     id: String(row.id),
     registrationId: String(row.registration_id),
@@ -247,7 +249,10 @@ export class RegistrationRepository {
           idempotencyScope: input.idempotencyScope,
           leaseSeconds: input.leaseSeconds,
         });
-        await m.query('UPDATE event_registrations SET pending_saga_id = ? WHERE id = ?', [sagaId, registrationId]);
+        await m.query('UPDATE event_registrations SET pending_saga_id = ? WHERE id = ?', [
+          sagaId,
+          registrationId,
+        ]);
         return { registrationId, sagaId };
       });
     } catch (error) {
@@ -279,7 +284,10 @@ export class RegistrationRepository {
     leaseSeconds: number;
   }): Promise<string | undefined> {
     return this.fenced(async (m) => {
-      const sagaId = await this.insertSaga(m, { ...input, state: input.take ? 'taking' : 'releasing' });
+      const sagaId = await this.insertSaga(m, {
+        ...input,
+        state: input.take ? 'taking' : 'releasing',
+      });
       const claimed = await m.query<unknown>(
         `UPDATE event_registrations SET pending_saga_id = ?, version = version + 1
           WHERE id = ? AND pending_saga_id IS NULL AND status IN (?)
@@ -313,7 +321,14 @@ export class RegistrationRepository {
                 confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL,
                 pending_saga_id = NULL, version = version + 1
           WHERE id = ? AND pending_saga_id = ?`,
-        [plan.eventHourId, plan.eventSlotId, plan.spots, plan.partySize, saga.registrationId, saga.id],
+        [
+          plan.eventHourId,
+          plan.eventSlotId,
+          plan.spots,
+          plan.partySize,
+          saga.registrationId,
+          saga.id,
+        ],
       );
       if (affected(updated) !== 1) throw new ClaimLost();
       if (plan.memberIds) await this.replaceMembers(m, saga.registrationId, plan.memberIds);
@@ -335,7 +350,8 @@ export class RegistrationRepository {
   ): Promise<'waitlisted' | 'full' | 'lost'> {
     return this.fenced(async (m) => {
       if (saga.kind === 'register') {
-        const mayWait = saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
+        const mayWait =
+          saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
         if (mayWait) {
           const updated = await m.query<unknown>(
             `UPDATE event_registrations SET status = 'waitlisted', queued_at = created_at,
@@ -350,7 +366,13 @@ export class RegistrationRepository {
             saga.registrationId,
             saga.eventDateId,
             saga.actor,
-            { action: 'waitlisted', fromStatus: null, toStatus: 'waitlisted', spots: saga.plan.spots, eventSlotId: saga.plan.eventSlotId },
+            {
+              action: 'waitlisted',
+              fromStatus: null,
+              toStatus: 'waitlisted',
+              spots: saga.plan.spots,
+              eventSlotId: saga.plan.eventSlotId,
+            },
             null,
           );
           await this.enqueue(m, saga.registrationId, { kind: 'waitlisted' });
@@ -361,7 +383,9 @@ export class RegistrationRepository {
           [saga.registrationId, saga.id],
         );
         if (affected(removed) !== 1) throw new ClaimLost();
-        await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [saga.registrationId]);
+        await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
+          saga.registrationId,
+        ]);
         await this.setSagaState(m, saga.id, 'failed', 'CAPACITY_FULL');
         return 'full' as const;
       }
@@ -442,7 +466,12 @@ export class RegistrationRepository {
         state: holds ? 'releasing' : 'done',
         take: null,
         release: holds ? { ...r, spots: r.spots } : null,
-        plan: { eventHourId: r.eventHourId, eventSlotId: r.eventSlotId, partySize: r.partySize, spots: r.spots },
+        plan: {
+          eventHourId: r.eventHourId,
+          eventSlotId: r.eventSlotId,
+          partySize: r.partySize,
+          spots: r.spots,
+        },
         actor,
         idempotencyScope,
         leaseSeconds,
@@ -452,7 +481,13 @@ export class RegistrationRepository {
         r.id,
         r.eventDateId,
         actor,
-        { action: 'cancelled', fromStatus: r.status, toStatus: 'cancelled', spots: r.spots, eventSlotId: r.eventSlotId },
+        {
+          action: 'cancelled',
+          fromStatus: r.status,
+          toStatus: 'cancelled',
+          spots: r.spots,
+          eventSlotId: r.eventSlotId,
+        },
         r.status,
       );
       await this.enqueue(m, r.id, { kind: 'cancelled' });
@@ -463,7 +498,10 @@ export class RegistrationRepository {
   /** The release leg was given back: the saga is over. */
   async finishRelease(sagaId: string): Promise<void> {
     await translatePrivateError(() =>
-      this.db.query("UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'", [sagaId]),
+      this.db.query(
+        "UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'",
+        [sagaId],
+      ),
     );
   }
 
@@ -471,18 +509,20 @@ export class RegistrationRepository {
   async abandon(saga: SagaRow, outcome: string): Promise<void> {
     await this.tx(async (m) => {
       if (saga.kind === 'register') {
-        const removed = await m.query<unknown>('DELETE FROM event_registrations WHERE id = ? AND pending_saga_id = ?', [
-          saga.registrationId,
-          saga.id,
-        ]);
+        const removed = await m.query<unknown>(
+          'DELETE FROM event_registrations WHERE id = ? AND pending_saga_id = ?',
+          [saga.registrationId, saga.id],
+        );
         if (affected(removed) === 1) {
-          await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [saga.registrationId]);
+          await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
+            saga.registrationId,
+          ]);
         }
       } else {
-        await m.query('UPDATE event_registrations SET pending_saga_id = NULL WHERE id = ? AND pending_saga_id = ?', [
-          saga.registrationId,
-          saga.id,
-        ]);
+        await m.query(
+          'UPDATE event_registrations SET pending_saga_id = NULL WHERE id = ? AND pending_saga_id = ?',
+          [saga.registrationId, saga.id],
+        );
       }
       await this.setSagaState(m, saga.id, 'failed', outcome);
     });
@@ -538,7 +578,11 @@ export class RegistrationRepository {
         [eventDateId],
       ),
     );
-    return rows.map((r) => ({ eventDateId, eventHourId: r.event_hour_id, eventSlotId: r.event_slot_id }));
+    return rows.map((r) => ({
+      eventDateId,
+      eventHourId: r.event_hour_id,
+      eventSlotId: r.event_slot_id,
+    }));
   }
 
   /** Someone waits on this target (slot, or the date when it has no slots). */
@@ -589,7 +633,9 @@ export class RegistrationRepository {
 
   async settings(eventDateId: number): Promise<DateSettings> {
     const rows = await translatePrivateError(() =>
-      this.db.query<{ waitlist_enabled: number; waitlist_limit: number | null; capacity_unit: CapacityUnit }[]>(
+      this.db.query<
+        { waitlist_enabled: number; waitlist_limit: number | null; capacity_unit: CapacityUnit }[]
+      >(
         'SELECT waitlist_enabled, waitlist_limit, capacity_unit FROM event_date_settings WHERE event_date_id = ?',
         [eventDateId],
       ),
@@ -662,16 +708,22 @@ export class RegistrationRepository {
         [input.checkedInAt, r.id],
       );
       if (affected(updated) !== 1) throw new ClaimLost();
-      await m.query('UPDATE event_registration_members SET checked_in = 1 WHERE registration_id = ? AND member_id IN (?)', [
-        r.id,
-        input.memberIds,
-      ]);
+      await m.query(
+        'UPDATE event_registration_members SET checked_in = 1 WHERE registration_id = ? AND member_id IN (?)',
+        [r.id, input.memberIds],
+      );
       await this.record(
         m,
         r.id,
         r.eventDateId,
         input.actor,
-        { action: 'checked_in', fromStatus: 'confirmed', toStatus: 'checked_in', spots: r.spots, eventSlotId: r.eventSlotId },
+        {
+          action: 'checked_in',
+          fromStatus: 'confirmed',
+          toStatus: 'checked_in',
+          spots: r.spots,
+          eventSlotId: r.eventSlotId,
+        },
         'confirmed',
       );
       return true;
@@ -702,10 +754,14 @@ export class RegistrationRepository {
         [registrationId],
       );
       if (!outbox.some((o) => Number(o.touched) === 1)) {
-        await m.query('DELETE FROM notification_outbox WHERE registration_id = ?', [registrationId]);
+        await m.query('DELETE FROM notification_outbox WHERE registration_id = ?', [
+          registrationId,
+        ]);
       }
       await m.query('DELETE FROM registration_history WHERE registration_id = ?', [registrationId]);
-      await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [registrationId]);
+      await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
+        registrationId,
+      ]);
       await m.query('DELETE FROM event_registrations WHERE id = ?', [registrationId]);
       return true;
     });
@@ -718,7 +774,9 @@ export class RegistrationRepository {
     if (settings.waitlistLimit === null) return true;
     // the limit counts every waitlisted registration of the date; the settings row lock
     // serialises concurrent joiners so the limit cannot be overshot
-    await m.query('INSERT IGNORE INTO event_date_settings (event_date_id) VALUES (?)', [settings.eventDateId]);
+    await m.query('INSERT IGNORE INTO event_date_settings (event_date_id) VALUES (?)', [
+      settings.eventDateId,
+    ]);
     const [lock] = await m.query<{ waitlist_enabled: number; waitlist_limit: number | null }[]>(
       'SELECT waitlist_enabled, waitlist_limit FROM event_date_settings WHERE event_date_id = ? FOR UPDATE',
       [settings.eventDateId],
@@ -732,15 +790,25 @@ export class RegistrationRepository {
     return Number(n) < lock.waitlist_limit;
   }
 
-  private async insertMembers(m: EntityManager, registrationId: string, memberIds: string[]): Promise<void> {
+  private async insertMembers(
+    m: EntityManager,
+    registrationId: string,
+    memberIds: string[],
+  ): Promise<void> {
     if (memberIds.length === 0) return;
     await m.query('INSERT INTO event_registration_members (registration_id, member_id) VALUES ?', [
       memberIds.map((id) => [registrationId, id]),
     ]);
   }
 
-  private async replaceMembers(m: EntityManager, registrationId: string, memberIds: string[]): Promise<void> {
-    await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [registrationId]);
+  private async replaceMembers(
+    m: EntityManager,
+    registrationId: string,
+    memberIds: string[],
+  ): Promise<void> {
+    await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
+      registrationId,
+    ]);
     await this.insertMembers(m, registrationId, memberIds);
   }
 
@@ -782,13 +850,25 @@ export class RegistrationRepository {
     );
     const sagaId = String((result as { insertId: number | string }).insertId);
     if (s.idempotencyScope) {
-      await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE scope_hash = ?', [sagaId, s.idempotencyScope]);
+      await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE scope_hash = ?', [
+        sagaId,
+        s.idempotencyScope,
+      ]);
     }
     return sagaId;
   }
 
-  private async setSagaState(m: EntityManager, sagaId: string, state: SagaState, outcome: string): Promise<void> {
-    await m.query('UPDATE registration_sagas SET state = ?, outcome = ? WHERE id = ?', [state, outcome, sagaId]);
+  private async setSagaState(
+    m: EntityManager,
+    sagaId: string,
+    state: SagaState,
+    outcome: string,
+  ): Promise<void> {
+    await m.query('UPDATE registration_sagas SET state = ?, outcome = ? WHERE id = ?', [
+      state,
+      outcome,
+      sagaId,
+    ]);
   }
 
   private async record(
@@ -802,11 +882,24 @@ export class RegistrationRepository {
     await m.query(
       `INSERT INTO registration_history (registration_id, event_date_id, at, actor, action, from_status, to_status,
          spots, event_slot_id) VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?)`,
-      [registrationId, eventDateId, actor, entry.action, entry.fromStatus ?? fromStatus, entry.toStatus, entry.spots, entry.eventSlotId],
+      [
+        registrationId,
+        eventDateId,
+        actor,
+        entry.action,
+        entry.fromStatus ?? fromStatus,
+        entry.toStatus,
+        entry.spots,
+        entry.eventSlotId,
+      ],
     );
   }
 
-  private async enqueue(m: EntityManager, registrationId: string, message: OutboxMessage): Promise<void> {
+  private async enqueue(
+    m: EntityManager,
+    registrationId: string,
+    message: OutboxMessage,
+  ): Promise<void> {
     // the payload is assembled from the committed row itself, in the same transaction
     await m.query(
       `INSERT INTO notification_outbox (household_id, registration_id, kind, payload)

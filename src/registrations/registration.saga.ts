@@ -60,7 +60,12 @@ export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
  */
 export class SagaTakenOverError extends DomainError {
   constructor() {
-    super('SERVICE_UNAVAILABLE', 'This request took too long and is being finished; retry shortly', undefined, 2);
+    super(
+      'SERVICE_UNAVAILABLE',
+      'This request took too long and is being finished; retry shortly',
+      undefined,
+      2,
+    );
   }
 }
 
@@ -108,17 +113,30 @@ export class RegistrationSaga {
     }
     if (input.queueBehind && input.joinWaitlist) {
       // a seat freed a moment ago belongs to the queue: join it (the caller then promotes first fit)
-      const queued = await this.registrations.completeNoRoom(saga, await this.registrations.settings(saga.eventDateId));
+      const queued = await this.registrations.completeNoRoom(
+        saga,
+        await this.registrations.settings(saga.eventDateId),
+      );
       if (queued === 'lost') throw new SagaTakenOverError();
       return { registrationId, outcome: queued };
     }
-    const outcome = await this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
+    const outcome = await this.take(
+      saga,
+      'pending',
+      { action: 'confirmed', toStatus: 'confirmed' },
+      { kind: 'confirmed' },
+    );
     return { registrationId, outcome };
   }
 
   // ---- promote a waitlisted registration: claim -> take -> confirm | stay waitlisted --------
 
-  async promote(registrationId: string, spots: number, target: CounterTarget, actor: string): Promise<boolean> {
+  async promote(
+    registrationId: string,
+    spots: number,
+    target: CounterTarget,
+    actor: string,
+  ): Promise<boolean> {
     const plan: SagaPlan = {
       eventHourId: target.eventHourId,
       eventSlotId: target.eventSlotId,
@@ -143,7 +161,12 @@ export class RegistrationSaga {
     if (!sagaId) return false;
     const saga = await this.mustFindSaga(sagaId);
     try {
-      const outcome = await this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
+      const outcome = await this.take(
+        saga,
+        'waitlisted',
+        { action: 'promoted', toStatus: 'confirmed' },
+        { kind: 'promoted' },
+      );
       return outcome === 'confirmed';
     } catch (error) {
       if (error instanceof SagaTakenOverError) return false;
@@ -163,8 +186,16 @@ export class RegistrationSaga {
     const plan = input.plan;
     const holds = r.status === 'confirmed';
     const moving = plan.eventSlotId !== r.eventSlotId;
-    const target: CounterTarget = { eventDateId: r.eventDateId, eventHourId: plan.eventHourId, eventSlotId: plan.eventSlotId };
-    const old: CounterTarget = { eventDateId: r.eventDateId, eventHourId: r.eventHourId, eventSlotId: r.eventSlotId };
+    const target: CounterTarget = {
+      eventDateId: r.eventDateId,
+      eventHourId: plan.eventHourId,
+      eventSlotId: plan.eventSlotId,
+    };
+    const old: CounterTarget = {
+      eventDateId: r.eventDateId,
+      eventHourId: r.eventHourId,
+      eventSlotId: r.eventSlotId,
+    };
     const history: Pick<HistoryEntry, 'action' | 'toStatus'> = {
       action: moving ? 'moved' : 'party_changed',
       toStatus: 'confirmed',
@@ -195,7 +226,13 @@ export class RegistrationSaga {
         actor: input.actor,
         idempotencyScope: input.idempotencyScope,
         leaseSeconds: this.leaseSeconds,
-        history: { ...history, fromStatus: r.status, toStatus: r.status, spots: plan.spots, eventSlotId: plan.eventSlotId },
+        history: {
+          ...history,
+          fromStatus: r.status,
+          toStatus: r.status,
+          spots: plan.spots,
+          eventSlotId: plan.eventSlotId,
+        },
         outbox,
       });
       if (!sagaId) return 'busy';
@@ -224,8 +261,17 @@ export class RegistrationSaga {
 
   // ---- cancel: private commit (no longer holds) -> public release -------------------------
 
-  async cancel(registration: Registration, actor: string, idempotencyScope?: string): Promise<'cancelled' | 'busy'> {
-    const sagaId = await this.registrations.beginCancel(registration, actor, idempotencyScope, this.leaseSeconds);
+  async cancel(
+    registration: Registration,
+    actor: string,
+    idempotencyScope?: string,
+  ): Promise<'cancelled' | 'busy'> {
+    const sagaId = await this.registrations.beginCancel(
+      registration,
+      actor,
+      idempotencyScope,
+      this.leaseSeconds,
+    );
     if (!sagaId) return 'busy';
     this.failpoints.hit('cancel.after-intent');
     if (registration.status === 'confirmed') {
@@ -247,9 +293,19 @@ export class RegistrationSaga {
     const moving = saga.release !== null && saga.plan.eventSlotId !== registration.eventSlotId;
     switch (saga.kind) {
       case 'register':
-        return this.take(saga, 'pending', { action: 'confirmed', toStatus: 'confirmed' }, { kind: 'confirmed' });
+        return this.take(
+          saga,
+          'pending',
+          { action: 'confirmed', toStatus: 'confirmed' },
+          { kind: 'confirmed' },
+        );
       case 'promote':
-        return this.take(saga, 'waitlisted', { action: 'promoted', toStatus: 'confirmed' }, { kind: 'promoted' });
+        return this.take(
+          saga,
+          'waitlisted',
+          { action: 'promoted', toStatus: 'confirmed' },
+          { kind: 'promoted' },
+        );
       case 'change':
         return this.take(
           saga,
@@ -324,12 +380,16 @@ export class RegistrationSaga {
   // a net move takes only what it newly occupies and gives back only what it leaves
   private takeKeys(saga: SagaRow): CounterKey[] {
     if (!saga.take) return [];
-    return saga.plan.netMove && saga.release ? countersOnlyIn(saga.take, saga.release) : countersOf(saga.take);
+    return saga.plan.netMove && saga.release
+      ? countersOnlyIn(saga.take, saga.release)
+      : countersOf(saga.take);
   }
 
   private releaseKeys(saga: SagaRow): CounterKey[] {
     if (!saga.release) return [];
-    return saga.plan.netMove && saga.take ? countersOnlyIn(saga.release, saga.take) : countersOf(saga.release);
+    return saga.plan.netMove && saga.take
+      ? countersOnlyIn(saga.release, saga.take)
+      : countersOf(saga.release);
   }
 
   /** The public half of a release; the private half has already committed. */
@@ -345,7 +405,10 @@ export class RegistrationSaga {
     }
     this.failpoints.hit('release.after-counters');
     await this.registrations.finishRelease(sagaId).catch((error: unknown) => {
-      this.logger.warn({ sagaId, err: String(error) }, 'release recorded late; recovery will close it');
+      this.logger.warn(
+        { sagaId, err: String(error) },
+        'release recorded late; recovery will close it',
+      );
     });
   }
 
@@ -355,7 +418,10 @@ export class RegistrationSaga {
       await this.counters.releaseKeys(keys, spots);
       await this.registrations.abandon(saga, 'COMPENSATED');
       this.metrics.sagaCompensation(saga.kind);
-      this.logger.warn({ sagaId: saga.id, registrationId: saga.registrationId }, 'saga compensated');
+      this.logger.warn(
+        { sagaId: saga.id, registrationId: saga.registrationId },
+        'saga compensated',
+      );
     } catch (error) {
       this.logger.error({ sagaId: saga.id, err: String(error) }, 'compensation left for recovery');
     }
@@ -370,8 +436,16 @@ export class RegistrationSaga {
   }
 
   private leftForRecovery(saga: SagaRow, cause: unknown): DomainError {
-    this.logger.error({ sagaId: saga.id, err: String(cause) }, 'saga outcome unknown; left for recovery');
-    return new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', undefined, 5);
+    this.logger.error(
+      { sagaId: saga.id, err: String(cause) },
+      'saga outcome unknown; left for recovery',
+    );
+    return new DomainError(
+      'SCHEDULE_UNAVAILABLE',
+      'The schedule is unavailable; try again shortly',
+      undefined,
+      5,
+    );
   }
 
   private async mustFindSaga(id: string): Promise<SagaRow> {

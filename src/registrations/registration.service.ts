@@ -10,7 +10,13 @@ import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
 import { RegistrationRepository } from './registration.repository';
 import { RegistrationSaga } from './registration.saga';
-import { Actor, Registration, RegistrationStatus, RegistrationView, toView } from './registration.types';
+import {
+  Actor,
+  Registration,
+  RegistrationStatus,
+  RegistrationView,
+  toView,
+} from './registration.types';
 
 export interface RegisterCommand {
   householdId: string;
@@ -62,7 +68,8 @@ export class RegistrationService {
     // (and is seated at once by the first-fit promotion below if the queue cannot use the room).
     // One who declines the waitlist lets the queue go first, then tries for what is left.
     const queueBehind =
-      settings.waitlistEnabled && (await this.registrations.hasWaitlist(target.eventDateId, target.eventSlotId));
+      settings.waitlistEnabled &&
+      (await this.registrations.hasWaitlist(target.eventDateId, target.eventSlotId));
     if (queueBehind && !joinWaitlist) await this.promoteTarget(target, actor.sub);
     const { registrationId, outcome } = await this.registerThroughSaga({
       queueBehind,
@@ -78,21 +85,44 @@ export class RegistrationService {
     });
     this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
     if (outcome === 'full') {
-      throw new DomainError('CAPACITY_FULL', 'No room left, and the waitlist was declined, is disabled or is full');
+      throw new DomainError(
+        'CAPACITY_FULL',
+        'No room left, and the waitlist was declined, is disabled or is full',
+      );
     }
     if (outcome === 'waitlisted') {
       // room may have appeared between our failed take and joining the queue
       await this.promoteTarget(target, actor.sub).catch((error: unknown) => {
-        this.logger.warn({ eventDateId: target.eventDateId, err: String(error) }, 'promotion deferred');
+        this.logger.warn(
+          { eventDateId: target.eventDateId, err: String(error) },
+          'promotion deferred',
+        );
       });
     }
     const registration = await this.mustFind(registrationId);
-    this.announce(registration, outcome === 'confirmed' ? 'confirmed' : registration.status === 'confirmed' ? 'promoted' : 'waitlisted');
+    this.announce(
+      registration,
+      outcome === 'confirmed'
+        ? 'confirmed'
+        : registration.status === 'confirmed'
+          ? 'promoted'
+          : 'waitlisted',
+    );
     return toView(registration);
   }
 
-  async list(householdId: string, status: RegistrationStatus | undefined, page: number, pageSize: number): Promise<Page<RegistrationView>> {
-    const { items, total } = await this.registrations.listForHousehold(householdId, status, (page - 1) * pageSize, pageSize);
+  async list(
+    householdId: string,
+    status: RegistrationStatus | undefined,
+    page: number,
+    pageSize: number,
+  ): Promise<Page<RegistrationView>> {
+    const { items, total } = await this.registrations.listForHousehold(
+      householdId,
+      status,
+      (page - 1) * pageSize,
+      pageSize,
+    );
     return { items: items.map(toView), total, page, pageSize };
   }
 
@@ -104,14 +134,23 @@ export class RegistrationService {
     return registration;
   }
 
-  async change(id: string, householdId: string | undefined, command: ChangeCommand, actor: Actor): Promise<RegistrationView> {
+  async change(
+    id: string,
+    householdId: string | undefined,
+    command: ChangeCommand,
+    actor: Actor,
+  ): Promise<RegistrationView> {
     for (let attempt = 0; ; attempt++) {
       const registration = await this.get(id, householdId);
       if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
-        throw new DomainError('INVALID_STATE', `A ${registration.status} registration cannot be changed`);
+        throw new DomainError(
+          'INVALID_STATE',
+          `A ${registration.status} registration cannot be changed`,
+        );
       }
       const date = await this.visibleDate(registration.eventDateId);
-      if (!isBookable(date)) throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
+      if (!isBookable(date))
+        throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
       const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
       const target = this.targetOf(date, slotId);
       const memberIds = command.memberIds
@@ -136,16 +175,32 @@ export class RegistrationService {
         await pause(50);
         continue;
       }
-      if (result === 'full') throw new DomainError('CAPACITY_FULL', 'No room for this change; nothing was changed');
-      const old: CounterTarget = { eventDateId: registration.eventDateId, eventHourId: registration.eventHourId, eventSlotId: registration.eventSlotId };
-      await this.afterRelease(old, actor.sub, registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId);
+      if (result === 'full')
+        throw new DomainError('CAPACITY_FULL', 'No room for this change; nothing was changed');
+      const old: CounterTarget = {
+        eventDateId: registration.eventDateId,
+        eventHourId: registration.eventHourId,
+        eventSlotId: registration.eventSlotId,
+      };
+      await this.afterRelease(
+        old,
+        actor.sub,
+        registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
+      );
       const updated = await this.mustFind(id);
-      this.announce(updated, updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized');
+      this.announce(
+        updated,
+        updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
+      );
       return toView(updated);
     }
   }
 
-  async cancel(id: string, householdId: string | undefined, actor: Actor): Promise<RegistrationView> {
+  async cancel(
+    id: string,
+    householdId: string | undefined,
+    actor: Actor,
+  ): Promise<RegistrationView> {
     for (let attempt = 0; ; attempt++) {
       const registration = await this.get(id, householdId);
       if (registration.status === 'cancelled') return toView(registration);
@@ -153,7 +208,9 @@ export class RegistrationService {
         throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
       }
       const result =
-        registration.status === 'pending' ? 'busy' : await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
+        registration.status === 'pending'
+          ? 'busy'
+          : await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
       if (result === 'busy') {
         if (attempt >= BUSY_RETRIES) throw busy();
         await pause(50);
@@ -188,7 +245,11 @@ export class RegistrationService {
       const rows = await this.counters.read(countersOf(target));
       let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
       if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.registrations.waitlistCandidates(target.eventDateId, target.eventSlotId, 50);
+      const candidates = await this.registrations.waitlistCandidates(
+        target.eventDateId,
+        target.eventSlotId,
+        50,
+      );
       let progressed = false;
       for (const candidate of candidates) {
         if (candidate.spots > room) continue;
@@ -224,35 +285,48 @@ export class RegistrationService {
 
   // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
   // going away, is logged) because recovery promotes again after it settles the counters.
-  private async afterRelease(target: CounterTarget, actor: string, leftWaitlist: boolean): Promise<void> {
+  private async afterRelease(
+    target: CounterTarget,
+    actor: string,
+    leftWaitlist: boolean,
+  ): Promise<void> {
     try {
       const promoted = await this.promoteDate(target.eventDateId, actor, target);
       if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
     } catch (error) {
-      this.logger.warn({ eventDateId: target.eventDateId, err: String(error) }, 'promotion after release deferred');
+      this.logger.warn(
+        { eventDateId: target.eventDateId, err: String(error) },
+        'promotion after release deferred',
+      );
     }
   }
 
   private async visibleDate(eventDateId: number): Promise<ScheduleDate> {
     const date = await this.schedule.findDate(eventDateId);
-    if (!date || !isVisible(date)) throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
+    if (!date || !isVisible(date))
+      throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
     return date;
   }
 
   private async bookableDate(eventDateId: number): Promise<ScheduleDate> {
     const date = await this.visibleDate(eventDateId);
-    if (!isBookable(date)) throw new DomainError('RESERVATIONS_CLOSED', 'This date does not take registrations');
+    if (!isBookable(date))
+      throw new DomainError('RESERVATIONS_CLOSED', 'This date does not take registrations');
     return date;
   }
 
   private targetOf(date: ScheduleDate, eventSlotId: number | undefined): CounterTarget {
     if (bookingLevel(date) === 'date') {
       if (eventSlotId !== undefined) {
-        throw new DomainError('SLOT_NOT_ALLOWED', 'This date is booked as a whole; do not name a slot');
+        throw new DomainError(
+          'SLOT_NOT_ALLOWED',
+          'This date is booked as a whole; do not name a slot',
+        );
       }
       return { eventDateId: date.id, eventHourId: null, eventSlotId: null };
     }
-    if (eventSlotId === undefined) throw new DomainError('SLOT_REQUIRED', 'This date is booked by time slot');
+    if (eventSlotId === undefined)
+      throw new DomainError('SLOT_REQUIRED', 'This date is booked by time slot');
     const slot = findSlot(date, eventSlotId);
     if (!slot) throw new DomainError('EVENT_SLOT_NOT_FOUND', 'No such slot on this date');
     return { eventDateId: date.id, eventHourId: slot.hourId, eventSlotId: slot.id };
@@ -261,8 +335,11 @@ export class RegistrationService {
   /** The party: the given members (all of this household, active) or every active member. */
   private async partyOf(householdId: string, memberIds: string[] | undefined): Promise<string[]> {
     if (memberIds === undefined) {
-      const active = (await this.households.members(householdId)).filter((m) => m.isActive).map((m) => m.id);
-      if (active.length === 0) throw new DomainError('VALIDATION_FAILED', 'The household has no active members');
+      const active = (await this.households.members(householdId))
+        .filter((m) => m.isActive)
+        .map((m) => m.id);
+      if (active.length === 0)
+        throw new DomainError('VALIDATION_FAILED', 'The household has no active members');
       return active;
     }
     const unique = [...new Set(memberIds.map(String))];
@@ -271,9 +348,13 @@ export class RegistrationService {
     for (const id of unique) {
       const member = byId.get(id);
       if (!member || member.householdId !== householdId) {
-        throw new DomainError('MEMBER_NOT_IN_HOUSEHOLD', 'Every member must belong to the household');
+        throw new DomainError(
+          'MEMBER_NOT_IN_HOUSEHOLD',
+          'Every member must belong to the household',
+        );
       }
-      if (!member.isActive) throw new DomainError('MEMBER_NOT_FOUND', `Member ${id} was removed from the household`);
+      if (!member.isActive)
+        throw new DomainError('MEMBER_NOT_FOUND', `Member ${id} was removed from the household`);
     }
     return unique.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   }
@@ -297,7 +378,11 @@ export class RegistrationService {
   }
 }
 
-function registrationChanged(r: Registration, action: RegistrationAction, at: Date): RegistrationChanged {
+function registrationChanged(
+  r: Registration,
+  action: RegistrationAction,
+  at: Date,
+): RegistrationChanged {
   return {
     type: 'registration',
     registrationId: r.id,
@@ -316,7 +401,12 @@ function notFound(): DomainError {
 }
 
 function busy(): DomainError {
-  return new DomainError('INVALID_STATE', 'The registration is being changed by another request; try again', undefined, 1);
+  return new DomainError(
+    'INVALID_STATE',
+    'The registration is being changed by another request; try again',
+    undefined,
+    1,
+  );
 }
 
 function pause(ms: number): Promise<void> {

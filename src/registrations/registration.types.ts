@@ -1,15 +1,15 @@
 import type { CounterTarget } from '../schedule/schedule.types';
 
 export type RegistrationStatus =
-  | 'pending'
-  | 'confirmed'
-  | 'waitlisted'
-  | 'cancelled'
-  | 'checked_in'
-  | 'failed';
+  'pending' | 'confirmed' | 'waitlisted' | 'cancelled' | 'checked_in' | 'failed';
 
 /** Statuses that occupy the household's one registration per date. */
-export const ACTIVE_STATUSES: RegistrationStatus[] = ['pending', 'confirmed', 'waitlisted', 'checked_in'];
+export const ACTIVE_STATUSES: RegistrationStatus[] = [
+  'pending',
+  'confirmed',
+  'waitlisted',
+  'checked_in',
+];
 
 export type CapacityUnit = 'household' | 'person';
 

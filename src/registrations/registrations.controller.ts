@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -40,11 +51,16 @@ export class RegistrationsController {
 
   @Post()
   @Idempotent()
-  @ApiOperation({ summary: 'Register your household for an event date or one of its slots. Role: participant.' })
+  @ApiOperation({
+    summary: 'Register your household for an event date or one of its slots. Role: participant.',
+  })
   @ApiBody({
     type: CreateRegistrationDto,
     examples: {
-      slot: { summary: 'A slot booking', value: { eventDateId: 12, eventSlotId: 345, memberIds: ['7', '8'] } },
+      slot: {
+        summary: 'A slot booking',
+        value: { eventDateId: 12, eventSlotId: 345, memberIds: ['7', '8'] },
+      },
       date: { summary: 'A date booking (date without slots)', value: { eventDateId: 13 } },
       noWaitlist: {
         summary: 'Refuse the waitlist (409 CAPACITY_FULL when full)',
@@ -70,7 +86,9 @@ export class RegistrationsController {
       },
     },
   })
-  @ApiNotFoundResponse({ description: 'EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND, HOUSEHOLD_NOT_FOUND' })
+  @ApiNotFoundResponse({
+    description: 'EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND, HOUSEHOLD_NOT_FOUND',
+  })
   @ApiConflictResponse({ description: 'ALREADY_REGISTERED, CAPACITY_FULL, IDEMPOTENCY_KEY_IN_USE' })
   @ApiUnprocessableEntityResponse({
     description: 'RESERVATIONS_CLOSED, SLOT_REQUIRED, SLOT_NOT_ALLOWED, IDEMPOTENCY_KEY_REUSED',
@@ -90,7 +108,10 @@ export class RegistrationsController {
   @Get()
   @ApiOperation({ summary: "Your household's registrations, newest first. Role: participant." })
   @ApiOkResponse({ type: RegistrationPage })
-  async list(@CurrentUser() user: AuthUser, @Query() query: ListRegistrationsQuery): Promise<Page<RegistrationView>> {
+  async list(
+    @CurrentUser() user: AuthUser,
+    @Query() query: ListRegistrationsQuery,
+  ): Promise<Page<RegistrationView>> {
     const householdId = await this.registrations.householdOf(user.sub);
     return this.registrations.list(householdId, query.status, query.page, query.pageSize);
   }
@@ -107,7 +128,8 @@ export class RegistrationsController {
   @Patch(':id')
   @Idempotent()
   @ApiOperation({
-    summary: 'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
+    summary:
+      'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiConflictResponse({ description: 'CAPACITY_FULL (nothing changed), INVALID_STATE' })
@@ -134,7 +156,8 @@ export class RegistrationsController {
   @HttpCode(200)
   @Idempotent()
   @ApiOperation({
-    summary: 'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
+    summary:
+      'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })

@@ -53,7 +53,9 @@ export function countersOnlyIn(a: CounterTarget, b: CounterTarget): CounterKey[]
 export function sortCounters(keys: CounterKey[]): CounterKey[] {
   const unique = new Map<string, CounterKey>();
   for (const key of keys) unique.set(`${key.level}:${key.id}`, key);
-  return [...unique.values()].sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || a.id - b.id);
+  return [...unique.values()].sort(
+    (a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || a.id - b.id,
+  );
 }
 
 // The only writer of the public database: the `reserved` counters of slots, hours and dates.
@@ -156,7 +158,8 @@ export class PublicCounterRepository {
           `SELECT capacity, reserved FROM ${table} WHERE ${column} = ? FOR UPDATE`,
           [key.id],
         )) as { capacity: number; reserved: number }[];
-        if (found[0]) rows.push({ ...key, capacity: found[0].capacity, reserved: found[0].reserved });
+        if (found[0])
+          rows.push({ ...key, capacity: found[0].capacity, reserved: found[0].reserved });
       }
       const deltas = await decide(rows);
       if (!deltas) return undefined;
@@ -164,7 +167,10 @@ export class PublicCounterRepository {
         const delta = deltas.get(`${row.level}:${row.id}`) ?? 0;
         if (delta === 0) continue;
         const { table, key: column } = TABLE[row.level];
-        await runner.query(`UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ?`, [delta, row.id]);
+        await runner.query(`UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ?`, [
+          delta,
+          row.id,
+        ]);
       }
       return deltas;
     });
@@ -240,12 +246,18 @@ const ALIAS: Record<CounterLevel, string> = { slot: 's', hour: 'h', date: 'd' };
  *    WHERE s.event_slot_id = ? AND h.event_hour_id = ? AND d.event_date_id = ?
  *      [AND s.reserved + n <= s.capacity AND ...]   (only when taking)
  */
-function counterUpdate(keys: CounterKey[], delta: number, checkCapacity: boolean): { sql: string; params: number[] } {
+function counterUpdate(
+  keys: CounterKey[],
+  delta: number,
+  checkCapacity: boolean,
+): { sql: string; params: number[] } {
   const alias = (k: CounterKey) => ALIAS[k.level];
   const tables = keys.map((k) => `${TABLE[k.level].table} ${alias(k)}`).join(', ');
   const sets = keys.map((k) => `${alias(k)}.reserved = ${alias(k)}.reserved + ?`).join(', ');
   const ids = keys.map((k) => `${alias(k)}.${TABLE[k.level].key} = ?`);
-  const fits = checkCapacity ? keys.map((k) => `${alias(k)}.reserved + ? <= ${alias(k)}.capacity`) : [];
+  const fits = checkCapacity
+    ? keys.map((k) => `${alias(k)}.reserved + ? <= ${alias(k)}.capacity`)
+    : [];
   return {
     sql: `UPDATE ${tables} SET ${sets} WHERE ${[...ids, ...fits].join(' AND ')}`,
     params: [...keys.map(() => delta), ...keys.map((k) => k.id), ...fits.map(() => delta)],
@@ -254,7 +266,12 @@ function counterUpdate(keys: CounterKey[], delta: number, checkCapacity: boolean
 
 function scheduleUnavailable(error: unknown): unknown {
   if (!isConnectionError(error)) return error;
-  return new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', undefined, 5);
+  return new DomainError(
+    'SCHEDULE_UNAVAILABLE',
+    'The schedule is unavailable; try again shortly',
+    undefined,
+    5,
+  );
 }
 
 function affectedRows(result: unknown): number {

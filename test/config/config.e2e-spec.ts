@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
 
 const SECRET = 'a-secret-of-at-least-16-chars';
-const PEM =
-  generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .publicKey.export({ type: 'spki', format: 'pem' })
-    .toString()
-    .replace(/\n/g, '\\n'); // as it would sit in a one-line environment variable
+const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString()
+  .replace(/\n/g, '\\n'); // as it would sit in a one-line environment variable
 
 function problemWith(env: Record<string, string>): ConfigError {
   try {

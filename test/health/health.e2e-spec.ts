@@ -11,7 +11,10 @@ describe('health', () => {
   it('is live and ready when both databases answer', async () => {
     await request(ctx.http).get('/health/live').expect(200, { status: 'ok' });
     const ready = await request(ctx.http).get('/health/ready').expect(200);
-    expect(ready.body.info).toMatchObject({ publicDb: { status: 'up' }, privateDb: { status: 'up' } });
+    expect(ready.body.info).toMatchObject({
+      publicDb: { status: 'up' },
+      privateDb: { status: 'up' },
+    });
   });
 
   it('answers an unknown route with the contract error shape', async () => {

@@ -25,7 +25,10 @@ describe('drift check and backfill', () => {
   afterAll(async () => ctx.close());
 
   const bump = (table: string, key: string, id: number, delta: number) =>
-    ctx.dbs.publicSql.query(`UPDATE ${table} SET reserved = reserved + ? WHERE ${key} = ?`, [delta, id]);
+    ctx.dbs.publicSql.query(`UPDATE ${table} SET reserved = reserved + ? WHERE ${key} = ?`, [
+      delta,
+      id,
+    ]);
 
   it('finds nothing on consistent counters (exit 0)', async () => {
     const run = await runCli(['backfill', '--event-date', String(s.dateId)], env);
@@ -61,10 +64,15 @@ describe('drift check and backfill', () => {
       ]),
     );
     expect(report.body.items).toHaveLength(3);
-    await request(ctx.http).get('/api/v1/admin/drift').set('Authorization', bearer('someone')).expect(403);
+    await request(ctx.http)
+      .get('/api/v1/admin/drift')
+      .set('Authorization', bearer('someone'))
+      .expect(403);
 
     // registrations land on the same date while --apply runs: none may be lost by the fix
-    const households = await Promise.all(Array.from({ length: 8 }, () => createHousehold(ctx.dbs.privateSql)));
+    const households = await Promise.all(
+      Array.from({ length: 8 }, () => createHousehold(ctx.dbs.privateSql)),
+    );
     const registering = Promise.all(
       households.map((h, i) =>
         request(ctx.http)

@@ -44,7 +44,13 @@ describe('kill and recover', () => {
   });
   afterAll(async () => dbs.drop());
 
-  async function call(server: ServerProcess, sub: string, method: string, path: string, body?: object) {
+  async function call(
+    server: ServerProcess,
+    sub: string,
+    method: string,
+    path: string,
+    body?: object,
+  ) {
     const res = await fetch(server.url + path, {
       method,
       headers: { authorization: `Bearer ${token(sub)}`, 'content-type': 'application/json' },
@@ -55,7 +61,10 @@ describe('kill and recover', () => {
 
   function remember(body: Record<string, unknown>) {
     if (typeof body.id !== 'string') return;
-    known.set(body.id, { status: String(body.status), slotId: (body.eventSlotId as number | null) ?? null });
+    known.set(body.id, {
+      status: String(body.status),
+      slotId: (body.eventSlotId as number | null) ?? null,
+    });
     byHousehold.set(String(body.householdId), body.id);
     if (body.status === 'cancelled') byHousehold.delete(String(body.householdId));
   }
@@ -69,7 +78,10 @@ describe('kill and recover', () => {
         const slot = s.slotIds[Math.floor(Math.random() * s.slotIds.length)];
         try {
           if (!mine) {
-            const res = await call(server, h.sub, 'POST', '/api/v1/registrations', { eventDateId: s.dateId, eventSlotId: slot });
+            const res = await call(server, h.sub, 'POST', '/api/v1/registrations', {
+              eventDateId: s.dateId,
+              eventSlotId: slot,
+            });
             if (res.status === 201) remember(res.body);
             else if (res.status >= 500) uncertain.add(`household:${h.id}`);
           } else if (Math.random() < 0.4) {
@@ -77,7 +89,9 @@ describe('kill and recover', () => {
             if (res.status === 200) remember(res.body);
             else uncertain.add(mine);
           } else {
-            const res = await call(server, h.sub, 'PATCH', `/api/v1/registrations/${mine}`, { eventSlotId: slot });
+            const res = await call(server, h.sub, 'PATCH', `/api/v1/registrations/${mine}`, {
+              eventSlotId: slot,
+            });
             if (res.status === 200) remember(res.body);
             else if (res.status !== 409) uncertain.add(mine);
           }
@@ -118,15 +132,28 @@ describe('kill and recover', () => {
       for (const [id, answer] of known) {
         if (uncertain.has(id)) continue;
         const row = byId.get(id);
-        if (answer.status === 'confirmed') expect({ id, status: row?.status, slot: row?.event_slot_id }).toEqual({ id, status: 'confirmed', slot: answer.slotId });
-        if (answer.status === 'cancelled') expect({ id, status: row?.status }).toEqual({ id, status: 'cancelled' });
-        if (answer.status === 'waitlisted') expect(['waitlisted', 'confirmed']).toContain(row?.status);
+        if (answer.status === 'confirmed')
+          expect({ id, status: row?.status, slot: row?.event_slot_id }).toEqual({
+            id,
+            status: 'confirmed',
+            slot: answer.slotId,
+          });
+        if (answer.status === 'cancelled')
+          expect({ id, status: row?.status }).toEqual({ id, status: 'cancelled' });
+        if (answer.status === 'waitlisted')
+          expect(['waitlisted', 'confirmed']).toContain(row?.status);
       }
       // no seat left free while someone waits for it
-      const [slots] = await dbs.publicSql.query<any[]>('SELECT event_slot_id AS id, capacity, reserved FROM event_slots WHERE event_slot_id IN (?)', [s.slotIds]);
+      const [slots] = await dbs.publicSql.query<any[]>(
+        'SELECT event_slot_id AS id, capacity, reserved FROM event_slots WHERE event_slot_id IN (?)',
+        [s.slotIds],
+      );
       for (const slot of slots) {
-        const waiting = rows.filter((r) => r.status === 'waitlisted' && r.event_slot_id === slot.id);
-        if (slot.reserved < slot.capacity) expect({ slot: slot.id, waiting: waiting.length }).toEqual({ slot: slot.id, waiting: 0 });
+        const waiting = rows.filter(
+          (r) => r.status === 'waitlisted' && r.event_slot_id === slot.id,
+        );
+        if (slot.reserved < slot.capacity)
+          expect({ slot: slot.id, waiting: waiting.length }).toEqual({ slot: slot.id, waiting: 0 });
       }
     } finally {
       // graceful shutdown: SIGTERM drains and exits 0
@@ -141,7 +168,8 @@ describe('kill and recover', () => {
     byHousehold.clear();
     known.clear();
     for (const r of rows) {
-      if (r.status === 'confirmed' || r.status === 'waitlisted') byHousehold.set(String(r.household_id), String(r.id));
+      if (r.status === 'confirmed' || r.status === 'waitlisted')
+        byHousehold.set(String(r.household_id), String(r.id));
       known.set(String(r.id), { status: r.status, slotId: r.event_slot_id });
     }
     uncertain.clear();
@@ -157,10 +185,13 @@ describe('kill and recover', () => {
   it.each([1, 2])('recovers after a SIGKILL at a random moment (round %i)', async () => {
     const server = await startServer(env);
     const killer = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        server.child.kill('SIGKILL');
-        resolve();
-      }, 50 + Math.random() * 400),
+      setTimeout(
+        () => {
+          server.child.kill('SIGKILL');
+          resolve();
+        },
+        50 + Math.random() * 400,
+      ),
     );
     await Promise.all([drive(server, 40), killer]);
     await recoverAndCheck();

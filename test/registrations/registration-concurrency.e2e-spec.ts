@@ -33,7 +33,9 @@ describe('registrations under concurrency (two instances, one database pair)', (
   });
 
   const register = (i: number, sub: string, body: object, key?: string) => {
-    const req = request(instance(i)).post('/api/v1/registrations').set('Authorization', bearer(sub));
+    const req = request(instance(i))
+      .post('/api/v1/registrations')
+      .set('Authorization', bearer(sub));
     if (key) req.set('Idempotency-Key', key);
     return req.send(body);
   };
@@ -42,18 +44,25 @@ describe('registrations under concurrency (two instances, one database pair)', (
 
   async function households(n: number, members = 1): Promise<TestHousehold[]> {
     const list: TestHousehold[] = [];
-    for (let i = 0; i < n; i++) list.push(await createHousehold(a.dbs.privateSql, undefined, members));
+    for (let i = 0; i < n; i++)
+      list.push(await createHousehold(a.dbs.privateSql, undefined, members));
     return list;
   }
 
   /** What each waitlisted registration's household sees as its position, a few requests at a time. */
-  async function positions(dateId: number, owners: Map<string, string>): Promise<Map<string, number | null>> {
+  async function positions(
+    dateId: number,
+    owners: Map<string, string>,
+  ): Promise<Map<string, number | null>> {
     const waiting = (await readState(a.dbs, dateId)).regs.filter((r) => r.status === 'waitlisted');
     const seen = new Map<string, number | null>();
     for (let i = 0; i < waiting.length; i += 25) {
       const answers = await Promise.all(
         waiting.slice(i, i + 25).map((r, j) =>
-          request(instance(i + j)).get(`/api/v1/registrations/${r.id}`).set('Authorization', bearer(owners.get(r.householdId)!)).expect(200),
+          request(instance(i + j))
+            .get(`/api/v1/registrations/${r.id}`)
+            .set('Authorization', bearer(owners.get(r.householdId)!))
+            .expect(200),
         ),
       );
       for (const res of answers) seen.set(res.body.id, res.body.waitlistPosition);
@@ -62,7 +71,12 @@ describe('registrations under concurrency (two instances, one database pair)', (
   }
 
   it('300 households at once for 20 seats: exactly 20 confirmed, 280 waitlisted at positions 1..280 by creation, counters 20', async () => {
-    const s = await createSlotDate(a.dbs.publicSql, { slots: 1, slotCapacity: 20, hourCapacity: 20, dateCapacity: 20 });
+    const s = await createSlotDate(a.dbs.publicSql, {
+      slots: 1,
+      slotCapacity: 20,
+      hourCapacity: 20,
+      dateCapacity: 20,
+    });
     const crowd = await households(300);
     const answers = await Promise.all(
       crowd.map((h, i) => register(i, h.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] })),
@@ -81,11 +95,17 @@ describe('registrations under concurrency (two instances, one database pair)', (
     const seen = await positions(s.dateId, new Map(crowd.map((h) => [h.id, h.sub])));
     // positions in creation order (created_at, then id): 1..280, no gaps, no repeats
     expect(queue.map((r) => seen.get(r.id))).toEqual(queue.map((_, i) => i + 1));
-    const createdAt = new Map(answers.map((r) => [r.body.id as string, r.body.createdAt as string]));
+    const createdAt = new Map(
+      answers.map((r) => [r.body.id as string, r.body.createdAt as string]),
+    );
     const shown = queue.map((r) => createdAt.get(r.id)!);
     expect(shown).toEqual([...shown].sort());
     expect(positionsInOrder(state, seen)).toEqual([]);
-    const c = await counters(a.dbs.publicSql, { dateId: s.dateId, hourId: s.hourId, slotId: s.slotIds[0] });
+    const c = await counters(a.dbs.publicSql, {
+      dateId: s.dateId,
+      hourId: s.hourId,
+      slotId: s.slotIds[0],
+    });
     expect([c.slot.reserved, c.hour.reserved, c.date.reserved]).toEqual([20, 20, 20]);
     expect(await counterDrift(a.dbs.publicSql, a.dbs.privateSql, s.dateId)).toEqual([]);
     expect(await settled(a.dbs, s.dateId)).toEqual([]);
@@ -96,25 +116,37 @@ describe('registrations under concurrency (two instances, one database pair)', (
     const [keyed, unkeyed] = await households(2, 2);
     const body = { eventDateId: s.dateId, eventSlotId: s.slotIds[0] };
 
-    const withKey = await Promise.all(Array.from({ length: 10 }, (_, i) => register(i, keyed.sub, body, 'same-key')));
+    const withKey = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => register(i, keyed.sub, body, 'same-key')),
+    );
     const created = withKey.filter((r) => r.status === 201);
     const inUse = withKey.filter((r) => r.status === 409);
     expect(created.length + inUse.length).toBe(10);
     expect(created.length).toBeGreaterThanOrEqual(1);
     for (const r of created) expect(r.body).toEqual(created[0].body);
     for (const r of inUse) {
-      expect(r.body).toMatchObject({ statusCode: 409, code: 'IDEMPOTENCY_KEY_IN_USE', message: expect.any(String) });
+      expect(r.body).toMatchObject({
+        statusCode: 409,
+        code: 'IDEMPOTENCY_KEY_IN_USE',
+        message: expect.any(String),
+      });
       expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
     const replay = await register(0, keyed.sub, body, 'same-key').expect(201);
     expect(replay.body).toEqual(created[0].body);
 
-    const withoutKey = await Promise.all(Array.from({ length: 10 }, (_, i) => register(i, unkeyed.sub, body)));
+    const withoutKey = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => register(i, unkeyed.sub, body)),
+    );
     expect(withoutKey.filter((r) => r.status === 201)).toHaveLength(1);
-    expect(withoutKey.filter((r) => r.status === 409 && r.body.code === 'ALREADY_REGISTERED')).toHaveLength(9);
+    expect(
+      withoutKey.filter((r) => r.status === 409 && r.body.code === 'ALREADY_REGISTERED'),
+    ).toHaveLength(9);
 
     const state = await readState(a.dbs, s.dateId);
-    expect(state.regs.filter((r) => r.householdId === keyed.id).map((r) => r.id)).toEqual([created[0].body.id]);
+    expect(state.regs.filter((r) => r.householdId === keyed.id).map((r) => r.id)).toEqual([
+      created[0].body.id,
+    ]);
     expect(state.regs.filter((r) => r.householdId === unkeyed.id)).toHaveLength(1);
     expect((await counters(a.dbs.publicSql, { dateId: s.dateId })).date.reserved).toBe(2);
     expect(await counterDrift(a.dbs.publicSql, a.dbs.privateSql, s.dateId)).toEqual([]);
@@ -141,7 +173,9 @@ describe('registrations under concurrency (two instances, one database pair)', (
         ...leaving.map((r, i) => cancel(i, owners.get(r.householdId)!, r.id)),
         ...joining.map((h, i) => register(i + 1, h.sub, body)),
       ]);
-      expect(answers.filter((r) => r.status >= 300).map((r) => [r.status, r.body.code])).toEqual([]);
+      expect(answers.filter((r) => r.status >= 300).map((r) => [r.status, r.body.code])).toEqual(
+        [],
+      );
 
       const after = await readState(a.dbs, s.dateId);
       expect(await counterDrift(a.dbs.publicSql, a.dbs.privateSql, s.dateId)).toEqual([]);

@@ -62,7 +62,11 @@ describe('registration saga under injected faults (FAILPOINTS name:error)', () =
   let keys = 0;
   beforeAll(async () => {
     // a one-second lease, so recovery may take over what an error left for it
-    ctx = await createTestApp({ SAGA_GRACE_SECONDS: '1', PUBLIC_DB_POOL_SIZE: '4', PRIVATE_DB_POOL_SIZE: '4' });
+    ctx = await createTestApp({
+      SAGA_GRACE_SECONDS: '1',
+      PUBLIC_DB_POOL_SIZE: '4',
+      PRIVATE_DB_POOL_SIZE: '4',
+    });
     await ctx.app.listen(0, '127.0.0.1');
   });
   afterAll(async () => ctx.close());
@@ -73,7 +77,10 @@ describe('registration saga under injected faults (FAILPOINTS name:error)', () =
     const h = await createHousehold(ctx.dbs.privateSql);
     if (op === 'register') return { s, h };
     const book = (sub: string) =>
-      request(ctx.http).post('/api/v1/registrations').set('Authorization', bearer(sub)).send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
+      request(ctx.http)
+        .post('/api/v1/registrations')
+        .set('Authorization', bearer(sub))
+        .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const r = await book(h.sub).expect(201);
     if (op === 'move') return { s, h, registrationId: r.body.id };
     const w = await book((await createHousehold(ctx.dbs.privateSql)).sub).expect(201);
@@ -84,9 +91,13 @@ describe('registration saga under injected faults (FAILPOINTS name:error)', () =
   function send(op: Op, sc: Scene, key: string) {
     const req =
       op === 'register'
-        ? request(ctx.http).post('/api/v1/registrations').send({ eventDateId: sc.s.dateId, eventSlotId: sc.s.slotIds[0] })
+        ? request(ctx.http)
+            .post('/api/v1/registrations')
+            .send({ eventDateId: sc.s.dateId, eventSlotId: sc.s.slotIds[0] })
         : op === 'move'
-          ? request(ctx.http).patch(`/api/v1/registrations/${sc.registrationId}`).send({ eventSlotId: sc.s.slotIds[1] })
+          ? request(ctx.http)
+              .patch(`/api/v1/registrations/${sc.registrationId}`)
+              .send({ eventSlotId: sc.s.slotIds[1] })
           : request(ctx.http).delete(`/api/v1/registrations/${sc.registrationId}`);
     return req.set('Authorization', bearer(sc.h.sub)).set('Idempotency-Key', key);
   }
@@ -103,70 +114,98 @@ describe('registration saga under injected faults (FAILPOINTS name:error)', () =
     expect(await ctx.app.get(RecoveryService).drain(10_000)).toBe(0);
   }
 
-  it.each(CASES)('%s during a %s: clean answer, consistent databases (%s), the retry succeeds', async (failpoint, op, leftover) => {
-    const sc = await scene(op);
-    const key = `fp-${++keys}`;
-    const before = await readState(ctx.dbs, sc.s.dateId);
+  it.each(CASES)(
+    '%s during a %s: clean answer, consistent databases (%s), the retry succeeds',
+    async (failpoint, op, leftover) => {
+      const sc = await scene(op);
+      const key = `fp-${++keys}`;
+      const before = await readState(ctx.dbs, sc.s.dateId);
 
-    ctx.app.get(Failpoints).configure([`${failpoint}:error`]);
-    const first = await send(op, sc, key);
-    ctx.app.get(Failpoints).configure([]);
+      ctx.app.get(Failpoints).configure([`${failpoint}:error`]);
+      const first = await send(op, sc, key);
+      ctx.app.get(Failpoints).configure([]);
 
-    // a clean answer: a 2xx, or the contract's error shape
-    if (first.status >= 300) {
-      expect(first.body).toMatchObject({ statusCode: first.status, code: expect.any(String), message: expect.any(String) });
-    }
-    expect(first.status).toBe(leftover === 'promotion' || (leftover === 'committed' && op === 'cancel') ? 200 : 500);
+      // a clean answer: a 2xx, or the contract's error shape
+      if (first.status >= 300) {
+        expect(first.body).toMatchObject({
+          statusCode: first.status,
+          code: expect.any(String),
+          message: expect.any(String),
+        });
+      }
+      expect(first.status).toBe(
+        leftover === 'promotion' || (leftover === 'committed' && op === 'cancel') ? 200 : 500,
+      );
 
-    const sagas = await openSagas(ctx.dbs.privateSql, sc.s.dateId);
-    expect(sagas.filter((s) => s.state === 'taking')).toEqual([]);
-    const state = await readState(ctx.dbs, sc.s.dateId);
-    expect(state.regs.filter((r) => r.status === 'pending' || r.pendingSagaId !== null)).toEqual([]);
-    switch (leftover) {
-      case 'compensated':
-        // nothing changed: no registration (register) or the old one as it was (move; only its
-        // version moved on, with the claim the abandoned saga made)
-        expect(state.regs.filter((r) => r.status !== 'failed').map(({ version: _, ...r }) => r)).toEqual(
-          before.regs.map(({ version: _, ...r }) => r),
-        );
-        expect(sagas).toEqual([]);
-        expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual([]);
-        break;
-      case 'committed':
-      case 'promotion':
-        expect(sagas).toEqual([]);
-        expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual([]);
-        break;
-      case 'owed':
-        expect(sagas.map((s) => s.state)).toEqual(['releasing']);
-        expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).not.toEqual([]);
-        expect(await owedOnly(ctx.dbs, sc.s.dateId)).toEqual([]);
-        await recover();
-        break;
-      case 'bookkeeping':
-        expect(sagas.map((s) => s.state)).toEqual(['releasing']);
-        expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual([]);
-        await recover();
-        break;
-    }
-    if (leftover === 'promotion') {
-      const waiting = (await readState(ctx.dbs, sc.s.dateId)).regs.find((r) => r.id === sc.waitingId)!;
-      expect(waiting.status).toBe('waitlisted');
-      expect(await ctx.app.get(RegistrationService).promoteDate(sc.s.dateId, 'staff')).toEqual([sc.waitingId]);
-    }
+      const sagas = await openSagas(ctx.dbs.privateSql, sc.s.dateId);
+      expect(sagas.filter((s) => s.state === 'taking')).toEqual([]);
+      const state = await readState(ctx.dbs, sc.s.dateId);
+      expect(state.regs.filter((r) => r.status === 'pending' || r.pendingSagaId !== null)).toEqual(
+        [],
+      );
+      switch (leftover) {
+        case 'compensated':
+          // nothing changed: no registration (register) or the old one as it was (move; only its
+          // version moved on, with the claim the abandoned saga made)
+          expect(
+            state.regs.filter((r) => r.status !== 'failed').map(({ version: _, ...r }) => r),
+          ).toEqual(before.regs.map(({ version: _, ...r }) => r));
+          expect(sagas).toEqual([]);
+          expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual(
+            [],
+          );
+          break;
+        case 'committed':
+        case 'promotion':
+          expect(sagas).toEqual([]);
+          expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual(
+            [],
+          );
+          break;
+        case 'owed':
+          expect(sagas.map((s) => s.state)).toEqual(['releasing']);
+          expect(
+            await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId),
+          ).not.toEqual([]);
+          expect(await owedOnly(ctx.dbs, sc.s.dateId)).toEqual([]);
+          await recover();
+          break;
+        case 'bookkeeping':
+          expect(sagas.map((s) => s.state)).toEqual(['releasing']);
+          expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual(
+            [],
+          );
+          await recover();
+          break;
+      }
+      if (leftover === 'promotion') {
+        const waiting = (await readState(ctx.dbs, sc.s.dateId)).regs.find(
+          (r) => r.id === sc.waitingId,
+        )!;
+        expect(waiting.status).toBe('waitlisted');
+        expect(await ctx.app.get(RegistrationService).promoteDate(sc.s.dateId, 'staff')).toEqual([
+          sc.waitingId,
+        ]);
+      }
 
-    // the retry of the same request succeeds (run again, or answered with the saga's outcome)
-    const retry = await send(op, sc, key);
-    expect(retry.status).toBe(op === 'register' ? 201 : 200);
-    expect(retry.body).toMatchObject(done[op](sc));
-    if (first.status < 300) expect(retry.body).toEqual(first.body);
-    const again = await send(op, sc, key);
-    expect([again.status, again.body, again.headers['idempotent-replayed']]).toEqual([retry.status, retry.body, 'true']);
+      // the retry of the same request succeeds (run again, or answered with the saga's outcome)
+      const retry = await send(op, sc, key);
+      expect(retry.status).toBe(op === 'register' ? 201 : 200);
+      expect(retry.body).toMatchObject(done[op](sc));
+      if (first.status < 300) expect(retry.body).toEqual(first.body);
+      const again = await send(op, sc, key);
+      expect([again.status, again.body, again.headers['idempotent-replayed']]).toEqual([
+        retry.status,
+        retry.body,
+        'true',
+      ]);
 
-    const after = await readState(ctx.dbs, sc.s.dateId);
-    expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual([]);
-    expect(await settled(ctx.dbs, sc.s.dateId)).toEqual([]);
-    expect(noMissedPromotion(after)).toEqual([]);
-    if (sc.waitingId) expect(after.regs.find((r) => r.id === sc.waitingId)!.status).toBe('confirmed');
-  });
+      const after = await readState(ctx.dbs, sc.s.dateId);
+      expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, sc.s.dateId)).toEqual([]);
+      expect(await settled(ctx.dbs, sc.s.dateId)).toEqual([]);
+      expect(noMissedPromotion(after)).toEqual([]);
+      if (sc.waitingId)
+        expect(after.regs.find((r) => r.id === sc.waitingId)!.status).toBe('confirmed');
+    },
+  );
 });

@@ -35,7 +35,14 @@ const RUNS = Number(process.env.FC_RUNS ?? 20);
 const HOUSEHOLDS = 6;
 
 type Action =
-  | { kind: 'register'; h: number; slot: number; members: number; joinWaitlist: boolean; keyed: boolean }
+  | {
+      kind: 'register';
+      h: number;
+      slot: number;
+      members: number;
+      joinWaitlist: boolean;
+      keyed: boolean;
+    }
   | { kind: 'cancel'; h: number; keyed: boolean }
   | { kind: 'move'; h: number; slot: number; keyed: boolean }
   | { kind: 'party'; h: number; members: number; keyed: boolean }
@@ -56,11 +63,31 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       keyed: fc.boolean(),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), h: household, keyed: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('move' as const), h: household, slot: fc.nat(2), keyed: fc.boolean() }) },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('party' as const), h: household, members: fc.integer({ min: 1, max: 7 }), keyed: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant('cancel' as const),
+      h: household,
+      keyed: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('move' as const),
+      h: household,
+      slot: fc.nat(2),
+      keyed: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('party' as const),
+      h: household,
+      members: fc.integer({ min: 1, max: 7 }),
+      keyed: fc.boolean(),
+    }),
   },
   {
     weight: 2,
@@ -108,7 +135,13 @@ describe('registration invariants under random sequences (property-based)', () =
     await ctx.app.listen(0, '127.0.0.1');
   });
   afterAll(async () => {
-    if (process.env.FC_STATS) console.log([...stats.entries()].sort().map(([k, n]) => `${k}: ${n}`).join('\n'));
+    if (process.env.FC_STATS)
+      console.log(
+        [...stats.entries()]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join('\n'),
+      );
     await ctx.close();
   });
 
@@ -130,13 +163,19 @@ describe('registration invariants under random sequences (property-based)', () =
       });
       ({ dateId, hourId, slotIds } = s);
     } else {
-      dateId = await createDate(publicSql, await createEvent(publicSql), { capacity: Math.max(1, sum + setup.dateSlack * unitFactor) });
+      dateId = await createDate(publicSql, await createEvent(publicSql), {
+        capacity: Math.max(1, sum + setup.dateSlack * unitFactor),
+      });
     }
     if (setup.unit === 'person') {
-      await privateSql.query("INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')", [dateId]);
+      await privateSql.query(
+        "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
+        [dateId],
+      );
     }
     const households: TestHousehold[] = [];
-    for (const size of setup.sizes) households.push(await createHousehold(privateSql, undefined, size));
+    for (const size of setup.sizes)
+      households.push(await createHousehold(privateSql, undefined, size));
     const keyed: Keyed[] = [];
     let lastStatus: string; // FC_STATS=1 prints how often each action ended which way
     // a raised capacity is not an operation of ours: until staff promote (or a release runs the
@@ -155,7 +194,9 @@ describe('registration invariants under random sequences (property-based)', () =
     const latest = (state: DateState, h: TestHousehold): RegRow | undefined =>
       state.regs.filter((r) => r.householdId === h.id && r.status !== 'failed').at(-1);
     const activeOf = (state: DateState, h: TestHousehold): RegRow | undefined =>
-      state.regs.find((r) => r.householdId === h.id && (r.status === 'confirmed' || r.status === 'waitlisted'));
+      state.regs.find(
+        (r) => r.householdId === h.id && (r.status === 'confirmed' || r.status === 'waitlisted'),
+      );
 
     async function send(
       method: 'post' | 'patch' | 'delete',
@@ -184,7 +225,9 @@ describe('registration invariants under random sequences (property-based)', () =
             .expect(200),
         ),
       );
-      return new Map(answers.map((res) => [res.body.id as string, res.body.waitlistPosition as number | null]));
+      return new Map(
+        answers.map((res) => [res.body.id as string, res.body.waitlistPosition as number | null]),
+      );
     }
 
     const check = (name: string, problems: string[]) => {
@@ -215,22 +258,36 @@ describe('registration invariants under random sequences (property-based)', () =
           const res = await send('post', '/api/v1/registrations', h.sub, body, action.keyed);
           const spots = spotsFor(party);
           const room = roomOf(before, target);
-          const queue = before.regs.filter((r) => r.status === 'waitlisted' && targetKey(r) === targetKey(target)).length;
+          const queue = before.regs.filter(
+            (r) => r.status === 'waitlisted' && targetKey(r) === targetKey(target),
+          ).length;
           if (activeOf(before, h)) {
-            expectThat(res.status === 409 && res.body.code === 'ALREADY_REGISTERED', `(c) second registration: ${res.status} ${res.body.code}`);
+            expectThat(
+              res.status === 409 && res.body.code === 'ALREADY_REGISTERED',
+              `(c) second registration: ${res.status} ${res.body.code}`,
+            );
           } else if (room >= spots) {
-            expectThat(res.status === 201 && res.body.status === 'confirmed', `room ${room} for ${spots}: ${res.status} ${res.body.status ?? res.body.code}`);
+            expectThat(
+              res.status === 201 && res.body.status === 'confirmed',
+              `room ${room} for ${spots}: ${res.status} ${res.body.status ?? res.body.code}`,
+            );
           } else if (action.joinWaitlist) {
             expectThat(
-              res.status === 201 && res.body.status === 'waitlisted' && res.body.waitlistPosition === queue + 1,
+              res.status === 201 &&
+                res.body.status === 'waitlisted' &&
+                res.body.waitlistPosition === queue + 1,
               `(d) no room: expected waitlisted at ${queue + 1}, got ${res.status} ${res.body.status} ${res.body.waitlistPosition}`,
             );
           } else {
-            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `declined waitlist: ${res.status} ${res.body.code}`);
+            expectThat(
+              res.status === 409 && res.body.code === 'CAPACITY_FULL',
+              `declined waitlist: ${res.status} ${res.body.code}`,
+            );
           }
           if (res.status === 201) {
             expectThat(
-              JSON.stringify(res.body.memberIds) === JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))) &&
+              JSON.stringify(res.body.memberIds) ===
+                JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))) &&
                 res.body.spots === spots &&
                 res.body.partySize === party.length &&
                 res.body.householdId === h.id &&
@@ -244,23 +301,39 @@ describe('registration invariants under random sequences (property-based)', () =
           const h = households[action.h];
           const r = latest(before, h);
           if (!r) continue;
-          const res = await send('delete', `/api/v1/registrations/${r.id}`, h.sub, undefined, action.keyed);
-          expectThat(res.status === 200 && res.body.status === 'cancelled', `cancel: ${res.status} ${res.body.code}`);
+          const res = await send(
+            'delete',
+            `/api/v1/registrations/${r.id}`,
+            h.sub,
+            undefined,
+            action.keyed,
+          );
+          expectThat(
+            res.status === 200 && res.body.status === 'cancelled',
+            `cancel: ${res.status} ${res.body.code}`,
+          );
           if (r.status !== 'cancelled') promotionsRan = true;
           const after = await readState(ctx.dbs, dateId);
           if (r.status === 'cancelled') {
             const again = after.regs.find((x) => x.id === r.id)!;
-            expectThat(again.version === r.version, '(e) cancelling a cancelled registration changed it');
+            expectThat(
+              again.version === r.version,
+              '(e) cancelling a cancelled registration changed it',
+            );
           }
           // (e) a cancel frees exactly its spots: every counter moved by minus the cancelled
           // spots (under its target, when it held them) plus what was promoted under it
           const was = new Map(before.regs.map((x) => [x.id, x]));
-          const promoted = after.regs.filter((x) => was.get(x.id)?.status === 'waitlisted' && x.status === 'confirmed');
+          const promoted = after.regs.filter(
+            (x) => was.get(x.id)?.status === 'waitlisted' && x.status === 'confirmed',
+          );
           const prev = counterMap(before);
           for (const c of after.counters) {
             const key = counterKey(c.level, c.id);
             const freed = holds(r) && countersOfTarget(r).includes(key) ? r.spots : 0;
-            const taken = promoted.filter((p) => countersOfTarget(p).includes(key)).reduce((a, p) => a + p.spots, 0);
+            const taken = promoted
+              .filter((p) => countersOfTarget(p).includes(key))
+              .reduce((a, p) => a + p.spots, 0);
             expectThat(
               c.reserved - prev.get(key)!.reserved === taken - freed,
               `(e) ${key} moved ${c.reserved - prev.get(key)!.reserved}, expected -${freed} +${taken}`,
@@ -281,7 +354,10 @@ describe('registration invariants under random sequences (property-based)', () =
             action.keyed,
           );
           if (setup.level === 'date') {
-            expectThat(res.status === 422 && res.body.code === 'SLOT_NOT_ALLOWED', `move on a date booking: ${res.status} ${res.body.code}`);
+            expectThat(
+              res.status === 422 && res.body.code === 'SLOT_NOT_ALLOWED',
+              `move on a date booking: ${res.status} ${res.body.code}`,
+            );
             break;
           }
           if (to.eventSlotId === r.eventSlotId) {
@@ -299,17 +375,24 @@ describe('registration invariants under random sequences (property-based)', () =
           const mustRefuse = fresh.some((k) => room(k) < r.spots);
           if (mustMove) {
             expectThat(
-              res.status === 200 && res.body.status === 'confirmed' && res.body.eventSlotId === to.eventSlotId,
+              res.status === 200 &&
+                res.body.status === 'confirmed' &&
+                res.body.eventSlotId === to.eventSlotId,
               `move of ${r.status} ${r.id} (${r.spots}) to ${to.eventSlotId} with room: ${res.status} ${res.body.code}`,
             );
           }
           if (mustRefuse) {
-            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `move without room: ${res.status} ${res.body.code}`);
+            expectThat(
+              res.status === 409 && res.body.code === 'CAPACITY_FULL',
+              `move without room: ${res.status} ${res.body.code}`,
+            );
           }
           if (res.status === 409) {
             const unchanged = (await readState(ctx.dbs, dateId)).regs.find((x) => x.id === r.id)!;
             expectThat(
-              unchanged.status === r.status && unchanged.eventSlotId === r.eventSlotId && unchanged.spots === r.spots,
+              unchanged.status === r.status &&
+                unchanged.eventSlotId === r.eventSlotId &&
+                unchanged.spots === r.spots,
               'refused move changed the registration',
             );
           }
@@ -321,28 +404,50 @@ describe('registration invariants under random sequences (property-based)', () =
           const r = activeOf(before, h);
           if (!r) continue;
           const party = partyOf(h, action.members);
-          const res = await send('patch', `/api/v1/registrations/${r.id}`, h.sub, { memberIds: party }, action.keyed);
+          const res = await send(
+            'patch',
+            `/api/v1/registrations/${r.id}`,
+            h.sub,
+            { memberIds: party },
+            action.keyed,
+          );
           const extra = spotsFor(party) - r.spots;
           const fits = !holds(r) || extra <= 0 || roomOf(before, r) >= extra;
           if (fits) {
             expectThat(
-              res.status === 200 && JSON.stringify(res.body.memberIds) === JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))),
+              res.status === 200 &&
+                JSON.stringify(res.body.memberIds) ===
+                  JSON.stringify([...party].sort((a, b) => Number(a) - Number(b))),
               `party change that fits: ${res.status} ${res.body.code}`,
             );
-            expectThat(res.status !== 200 || res.body.spots === spotsFor(party), `(f) spots ${res.body.spots} for ${party.length}`);
+            expectThat(
+              res.status !== 200 || res.body.spots === spotsFor(party),
+              `(f) spots ${res.body.spots} for ${party.length}`,
+            );
           } else {
-            expectThat(res.status === 409 && res.body.code === 'CAPACITY_FULL', `party change without room: ${res.status} ${res.body.code}`);
+            expectThat(
+              res.status === 409 && res.body.code === 'CAPACITY_FULL',
+              `party change without room: ${res.status} ${res.body.code}`,
+            );
           }
           promotionsRan = res.status === 200;
           break;
         }
         case 'capacity': {
           const level = setup.level === 'date' ? 'date' : action.level;
-          const id = level === 'slot' ? slotIds[action.index % slotIds.length] : level === 'hour' ? hourId! : dateId;
+          const id =
+            level === 'slot'
+              ? slotIds[action.index % slotIds.length]
+              : level === 'hour'
+                ? hourId!
+                : dateId;
           const c = counterMap(before).get(counterKey(level, id))!;
           const capacity = Math.max(0, c.capacity + action.delta);
           const table = { slot: 'event_slots', hour: 'event_hours', date: 'event_dates' }[level];
-          await publicSql.query(`UPDATE ${table} SET capacity = ? WHERE ${table.slice(0, -1)}_id = ?`, [capacity, id]);
+          await publicSql.query(
+            `UPDATE ${table} SET capacity = ? WHERE ${table.slice(0, -1)}_id = ?`,
+            [capacity, id],
+          );
           if (capacity > c.capacity) capacityRaised = true;
           break;
         }
@@ -350,7 +455,9 @@ describe('registration invariants under random sequences (property-based)', () =
           const promoted = await ctx.app.get(RegistrationService).promoteDate(dateId, 'test');
           const after = await readState(ctx.dbs, dateId);
           const was = new Map(before.regs.map((x) => [x.id, x.status]));
-          const confirmed = after.regs.filter((x) => was.get(x.id) === 'waitlisted' && x.status === 'confirmed').map((x) => x.id);
+          const confirmed = after.regs
+            .filter((x) => was.get(x.id) === 'waitlisted' && x.status === 'confirmed')
+            .map((x) => x.id);
           expectThat(
             JSON.stringify([...promoted].sort()) === JSON.stringify(confirmed.sort()),
             `promote returned ${promoted.join(',')} but confirmed ${confirmed.join(',')}`,
@@ -361,7 +468,10 @@ describe('registration invariants under random sequences (property-based)', () =
         case 'replay': {
           if (keyed.length === 0) continue;
           const k = keyed[action.pick % keyed.length];
-          const req = request(ctx.http)[k.method](k.path).set('Authorization', bearer(k.sub)).set('Idempotency-Key', k.key);
+          const agent = request(ctx.http);
+          const req = agent[k.method](k.path)
+            .set('Authorization', bearer(k.sub))
+            .set('Idempotency-Key', k.key);
           const res = await (k.body ? req.send(k.body) : req);
           const after = await readState(ctx.dbs, dateId);
           // (g) the same answer, marked as a replay, and nothing changed in either database
@@ -369,25 +479,43 @@ describe('registration invariants under random sequences (property-based)', () =
             res.status === k.status && JSON.stringify(res.body) === JSON.stringify(k.response),
             `(g) replay of ${k.method} ${k.path} answered ${res.status} ${JSON.stringify(res.body)}, first ${k.status} ${JSON.stringify(k.response)}`,
           );
-          expectThat(res.headers['idempotent-replayed'] === 'true', '(g) replay not marked Idempotent-Replayed');
-          expectThat(JSON.stringify(after) === JSON.stringify(before), '(g) replay changed the databases');
+          expectThat(
+            res.headers['idempotent-replayed'] === 'true',
+            '(g) replay not marked Idempotent-Replayed',
+          );
+          expectThat(
+            JSON.stringify(after) === JSON.stringify(before),
+            '(g) replay changed the databases',
+          );
           break;
         }
       }
 
       const after = await readState(ctx.dbs, dateId);
-      if (process.env.FC_STATS) stats.set(`${action.kind} ${lastStatus}`, (stats.get(`${action.kind} ${lastStatus}`) ?? 0) + 1);
+      if (process.env.FC_STATS)
+        stats.set(
+          `${action.kind} ${lastStatus}`,
+          (stats.get(`${action.kind} ${lastStatus}`) ?? 0) + 1,
+        );
       if (promotionsRan) capacityRaised = false;
       check(`${where}: expected answers`, expectations);
       check(`(a) ${where}: never more confirmed than capacity`, capacityRespected(before, after));
       check(`(b) ${where}: counters equal confirmed spots`, await drift(ctx.dbs, dateId));
       check(`(c) ${where}: one active registration per household`, oneActivePerHousehold(after));
-      check(`(d) ${where}: waitlist positions 1..n oldest first`, positionsInOrder(after, await apiPositions(after)));
+      check(
+        `(d) ${where}: waitlist positions 1..n oldest first`,
+        positionsInOrder(after, await apiPositions(after)),
+      );
       if (!capacityRaised) check(`(e) ${where}: no missed promotion`, noMissedPromotion(after));
       check(`(e) ${where}: oldest first-fit`, firstFit(before, after));
-      check(`(f) ${where}: members belong to the household`, await membersBelong(privateSql, dateId));
+      check(
+        `(f) ${where}: members belong to the household`,
+        await membersBelong(privateSql, dateId),
+      );
       const leftovers = [
-        ...after.regs.filter((r) => r.status === 'pending' || r.pendingSagaId !== null).map((r) => `registration ${r.id} ${r.status} held by ${r.pendingSagaId}`),
+        ...after.regs
+          .filter((r) => r.status === 'pending' || r.pendingSagaId !== null)
+          .map((r) => `registration ${r.id} ${r.status} held by ${r.pendingSagaId}`),
         ...(await openSagas(privateSql, dateId)).map((s) => `saga ${s.id} ${s.kind} ${s.state}`),
       ];
       check(`${where}: nothing left half-done`, leftovers);
@@ -398,8 +526,17 @@ describe('registration invariants under random sequences (property-based)', () =
   it('keeps (a) capacity, (b) counters = confirmed spots, (c) one active per household, (d) gapless oldest-first positions, (e) exact frees and first-fit promotion, (f) own members, (g) idempotent replays', async () => {
     const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
     await fc.assert(
-      fc.asyncProperty(setupArb, fc.array(actionArb, { minLength: 8, maxLength: 25, size: 'max' }), run),
-      { numRuns: RUNS, seed, path: process.env.FC_PATH, endOnFailure: process.env.FC_SHRINK === undefined },
+      fc.asyncProperty(
+        setupArb,
+        fc.array(actionArb, { minLength: 8, maxLength: 25, size: 'max' }),
+        run,
+      ),
+      {
+        numRuns: RUNS,
+        seed,
+        path: process.env.FC_PATH,
+        endOnFailure: process.env.FC_SHRINK === undefined,
+      },
     );
   }, 170_000);
 
@@ -409,7 +546,12 @@ describe('registration invariants under random sequences (property-based)', () =
   // that only touches the counters that differ; this case passes once that lands (then drop
   // `.failing` and tighten the move model above).
   it('moves a confirmed registration into a free slot of a full hour', async () => {
-    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1, hourCapacity: 1, dateCapacity: 1 });
+    const s = await createSlotDate(ctx.dbs.publicSql, {
+      slots: 2,
+      slotCapacity: 1,
+      hourCapacity: 1,
+      dateCapacity: 1,
+    });
     const h = await createHousehold(ctx.dbs.privateSql);
     const r = await request(ctx.http)
       .post('/api/v1/registrations')
@@ -420,6 +562,10 @@ describe('registration invariants under random sequences (property-based)', () =
       .set('Authorization', bearer(h.sub))
       .send({ eventSlotId: s.slotIds[1] });
     expect([r.status, r.body.status]).toEqual([201, 'confirmed']);
-    expect([moved.status, moved.body.status, moved.body.eventSlotId]).toEqual([200, 'confirmed', s.slotIds[1]]);
+    expect([moved.status, moved.body.status, moved.body.eventSlotId]).toEqual([
+      200,
+      'confirmed',
+      s.slotIds[1],
+    ]);
   });
 });

@@ -44,7 +44,8 @@ export const counterKey = (level: Level, id: number): string => `${level}:${id}`
 export function countersOfTarget(t: Target): string[] {
   const keys: string[] = [];
   if (t.eventSlotId !== null) keys.push(counterKey('slot', t.eventSlotId));
-  if (t.eventSlotId !== null && t.eventHourId !== null) keys.push(counterKey('hour', t.eventHourId));
+  if (t.eventSlotId !== null && t.eventHourId !== null)
+    keys.push(counterKey('hour', t.eventHourId));
   keys.push(counterKey('date', t.eventDateId));
   return keys;
 }
@@ -92,7 +93,12 @@ export async function readCounters(publicSql: Connection, dateId: number): Promi
     [dateId],
   );
   const of = (level: Level, rows: RowDataPacket[]): Counter[] =>
-    rows.map((r) => ({ level, id: Number(r.id), capacity: Number(r.capacity), reserved: Number(r.reserved) }));
+    rows.map((r) => ({
+      level,
+      id: Number(r.id),
+      capacity: Number(r.capacity),
+      reserved: Number(r.reserved),
+    }));
   return [...of('slot', slots), ...of('hour', hours), ...of('date', dates)];
 }
 
@@ -103,7 +109,9 @@ export function counterMap(state: DateState): Map<string, Counter> {
 /** The room left on a target: the least capacity - reserved over its counters (may be negative). */
 export function roomOf(state: DateState, t: Target): number {
   const counters = counterMap(state);
-  return Math.min(...countersOfTarget(t).map((k) => counters.get(k)!.capacity - counters.get(k)!.reserved));
+  return Math.min(
+    ...countersOfTarget(t).map((k) => counters.get(k)!.capacity - counters.get(k)!.reserved),
+  );
 }
 
 export const holds = (r: RegRow): boolean => r.status === 'confirmed' || r.status === 'checked_in';
@@ -122,7 +130,11 @@ export async function drift(dbs: TestDatabases, dateId: number): Promise<string[
 export function capacityRespected(before: DateState, after: DateState): string[] {
   const prev = counterMap(before);
   return after.counters
-    .filter((c) => c.reserved > (prev.get(counterKey(c.level, c.id))?.reserved ?? 0) && c.reserved > c.capacity)
+    .filter(
+      (c) =>
+        c.reserved > (prev.get(counterKey(c.level, c.id))?.reserved ?? 0) &&
+        c.reserved > c.capacity,
+    )
     .map((c) => `${c.level} ${c.id}: reserved rose to ${c.reserved} over capacity ${c.capacity}`);
 }
 
@@ -133,7 +145,9 @@ export function oneActivePerHousehold(state: DateState): string[] {
     if (!['pending', 'confirmed', 'waitlisted', 'checked_in'].includes(r.status)) continue;
     active.set(r.householdId, [...(active.get(r.householdId) ?? []), r.id]);
   }
-  return [...active.entries()].filter(([, ids]) => ids.length > 1).map(([h, ids]) => `household ${h} active in ${ids.join(', ')}`);
+  return [...active.entries()]
+    .filter(([, ids]) => ids.length > 1)
+    .map(([h, ids]) => `household ${h} active in ${ids.join(', ')}`);
 }
 
 /**
@@ -159,13 +173,18 @@ export function waitlists(state: DateState): Map<string, RegRow[]> {
  * (d) the positions the API shows: 1..n per target with no gaps, in creation order.
  * `positions` maps registration id to the waitlistPosition its owner sees.
  */
-export function positionsInOrder(state: DateState, positions: Map<string, number | null>): string[] {
+export function positionsInOrder(
+  state: DateState,
+  positions: Map<string, number | null>,
+): string[] {
   const problems: string[] = [];
   for (const [target, list] of waitlists(state)) {
     const seen = list.map((r) => positions.get(r.id));
     const expected = list.map((_, i) => i + 1);
     if (JSON.stringify(seen) !== JSON.stringify(expected)) {
-      problems.push(`waitlist ${target}: ids ${list.map((r) => r.id).join(',')} have positions ${JSON.stringify(seen)}`);
+      problems.push(
+        `waitlist ${target}: ids ${list.map((r) => r.id).join(',')} have positions ${JSON.stringify(seen)}`,
+      );
     }
   }
   return problems;
@@ -175,7 +194,10 @@ export function positionsInOrder(state: DateState, positions: Map<string, number
 export function noMissedPromotion(state: DateState): string[] {
   return state.regs
     .filter((r) => r.status === 'waitlisted' && r.spots <= roomOf(state, r))
-    .map((r) => `waitlisted ${r.id} (${r.spots} spots) fits in room ${roomOf(state, r)} of ${targetKey(r)}`);
+    .map(
+      (r) =>
+        `waitlisted ${r.id} (${r.spots} spots) fits in room ${roomOf(state, r)} of ${targetKey(r)}`,
+    );
 }
 
 /**
@@ -185,14 +207,18 @@ export function noMissedPromotion(state: DateState): string[] {
  */
 export function firstFit(before: DateState, after: DateState): string[] {
   const was = new Map(before.regs.map((r) => [r.id, r]));
-  const promoted = after.regs.filter((r) => was.get(r.id)?.status === 'waitlisted' && r.status === 'confirmed');
+  const promoted = after.regs.filter(
+    (r) => was.get(r.id)?.status === 'waitlisted' && r.status === 'confirmed',
+  );
   const problems: string[] = [];
   for (const p of promoted) {
     const from = was.get(p.id)!;
     for (const w of after.regs) {
       if (w.status !== 'waitlisted' || targetKey(w) !== targetKey(from)) continue;
       if (queueOrder(w, from) < 0 && w.spots <= p.spots) {
-        problems.push(`waitlisted ${w.id} (${w.spots}) passed over for younger ${p.id} (${p.spots}) in ${targetKey(w)}`);
+        problems.push(
+          `waitlisted ${w.id} (${w.spots}) passed over for younger ${p.id} (${p.spots}) in ${targetKey(w)}`,
+        );
       }
     }
   }
@@ -215,7 +241,9 @@ export async function membersBelong(privateSql: Connection, dateId: number): Pro
     [dateId],
   );
   return [
-    ...rows.map((r) => `registration ${r.id} lists member ${r.member_id} of household ${r.member_household}`),
+    ...rows.map(
+      (r) => `registration ${r.id} lists member ${r.member_id} of household ${r.member_household}`,
+    ),
     ...empty.map((r) => `registration ${r.id} has no members`),
   ];
 }
@@ -263,9 +291,15 @@ export async function openSagas(
 export async function settled(dbs: TestDatabases, dateId: number): Promise<string[]> {
   const state = await readState(dbs, dateId);
   return [
-    ...state.regs.filter((r) => r.status === 'pending').map((r) => `registration ${r.id} is pending`),
-    ...state.regs.filter((r) => r.pendingSagaId !== null).map((r) => `registration ${r.id} held by saga ${r.pendingSagaId}`),
-    ...(await openSagas(dbs.privateSql, dateId)).map((s) => `saga ${s.id} (${s.kind}) left ${s.state}`),
+    ...state.regs
+      .filter((r) => r.status === 'pending')
+      .map((r) => `registration ${r.id} is pending`),
+    ...state.regs
+      .filter((r) => r.pendingSagaId !== null)
+      .map((r) => `registration ${r.id} held by saga ${r.pendingSagaId}`),
+    ...(await openSagas(dbs.privateSql, dateId)).map(
+      (s) => `saga ${s.id} (${s.kind}) left ${s.state}`,
+    ),
   ];
 }
 
@@ -293,11 +327,14 @@ export async function owedOnly(dbs: TestDatabases, dateId: number): Promise<stri
   const problems: string[] = [];
   for (const c of state.counters) {
     const key = counterKey(c.level, c.id);
-    const held = state.regs.filter((r) => holds(r) && countersOfTarget(r).includes(key)).reduce((a, r) => a + r.spots, 0);
+    const held = state.regs
+      .filter((r) => holds(r) && countersOfTarget(r).includes(key))
+      .reduce((a, r) => a + r.spots, 0);
     const owed = sagas
       .filter((s) => s.state === 'releasing' && s.release && s.owes.includes(key))
       .reduce((a, s) => a + s.release!.spots, 0);
-    if (c.reserved !== held + owed) problems.push(`${key}: reserved ${c.reserved}, held ${held}, owed back ${owed}`);
+    if (c.reserved !== held + owed)
+      problems.push(`${key}: reserved ${c.reserved}, held ${held}, owed back ${owed}`);
   }
   return problems;
 }

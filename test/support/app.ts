@@ -18,7 +18,10 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export function testEnv(dbs: TestDatabases, extra: Record<string, string> = {}): Record<string, string> {
+export function testEnv(
+  dbs: TestDatabases,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     NODE_ENV: 'test',
     PUBLIC_DB_URL: dbs.publicUrl,
@@ -33,7 +36,10 @@ export function testEnv(dbs: TestDatabases, extra: Record<string, string> = {}):
 }
 
 /** The real app on fresh databases (dim_times seeded). `env` overrides configuration. */
-export async function createTestApp(env: Record<string, string> = {}, dbs?: TestDatabases): Promise<TestContext> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  dbs?: TestDatabases,
+): Promise<TestContext> {
   const databases = dbs ?? (await createTestDatabases());
   if (!dbs) await seedDimTimes(databases.publicSql);
   const config = loadConfig(testEnv(databases, env));
@@ -41,7 +47,10 @@ export async function createTestApp(env: Record<string, string> = {}, dbs?: Test
     .overrideProvider(APP_CONFIG)
     .useValue(config)
     .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    logger: false,
+  });
   configureApp(app);
   await app.init();
   return {
@@ -61,7 +70,10 @@ export function token(
   roles: string[] = ['participant'],
   options: { secret?: string; expiresIn?: number } = {},
 ): string {
-  return sign({ sub, roles }, options.secret ?? TEST_SECRET, { algorithm: 'HS256', expiresIn: options.expiresIn ?? 3600 });
+  return sign({ sub, roles }, options.secret ?? TEST_SECRET, {
+    algorithm: 'HS256',
+    expiresIn: options.expiresIn ?? 3600,
+  });
 }
 
 export const bearer = (sub: string, roles?: string[]) => `Bearer ${token(sub, roles)}`;

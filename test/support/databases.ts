@@ -35,12 +35,19 @@ export async function createTestDatabases(): Promise<TestDatabases> {
   const publicDb: DbUrl = { ...SERVER, database: `ft_test_${suffix}_pub` };
   const privateDb: DbUrl = { ...SERVER, database: `ft_test_${suffix}_priv` };
   const admin = await createConnection({ ...SERVER, multipleStatements: true });
-  await admin.query(`CREATE DATABASE \`${publicDb.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.query(
+    `CREATE DATABASE \`${publicDb.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+  );
   await admin.query(`USE \`${publicDb.database}\``);
   await admin.query(readFileSync(join(__dirname, '../../db/public/schema.sql'), 'utf8'));
   await admin.end();
   await migratePrivate(privateDb);
-  const publicSql = await createConnection({ ...SERVER, database: publicDb.database, timezone: 'Z', dateStrings: ['DATE'] });
+  const publicSql = await createConnection({
+    ...SERVER,
+    database: publicDb.database,
+    timezone: 'Z',
+    dateStrings: ['DATE'],
+  });
   const privateSql = await createConnection({
     ...SERVER,
     database: privateDb.database,

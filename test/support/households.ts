@@ -9,9 +9,17 @@ export interface TestHousehold {
 let counter = 0;
 
 /** A household linked to account `sub` with `members` active members, written straight to the private db. */
-export async function createHousehold(sql: Connection, sub?: string, members = 2): Promise<TestHousehold> {
-  const account = sub ?? `user-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
-  const [household] = await sql.query<ResultSetHeader>('INSERT INTO households (created_by) VALUES (?)', [account]);
+export async function createHousehold(
+  sql: Connection,
+  sub?: string,
+  members = 2,
+): Promise<TestHousehold> {
+  const account =
+    sub ?? `user-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+  const [household] = await sql.query<ResultSetHeader>(
+    'INSERT INTO households (created_by) VALUES (?)',
+    [account],
+  );
   const id = String(household.insertId);
   await sql.query('INSERT INTO accounts (sub, household_id) VALUES (?, ?)', [account, id]);
   const memberIds: string[] = [];
@@ -42,21 +50,28 @@ export async function counterDrift(publicSql: Connection, privateSql: Connection
     'SELECT event_hour_id AS id, reserved, capacity FROM event_hours WHERE event_date_id = ?',
     [dateId],
   );
-  const [[date]] = await publicSql.query<any[]>('SELECT reserved, capacity FROM event_dates WHERE event_date_id = ?', [dateId]);
+  const [[date]] = await publicSql.query<any[]>(
+    'SELECT reserved, capacity FROM event_dates WHERE event_date_id = ?',
+    [dateId],
+  );
   const problems: string[] = [];
-  const sum = (pred: (r: any) => boolean) => held.filter(pred).reduce((a: number, r: any) => a + Number(r.spots), 0);
+  const sum = (pred: (r: any) => boolean) =>
+    held.filter(pred).reduce((a: number, r: any) => a + Number(r.spots), 0);
   for (const s of slots) {
     const expected = sum((r) => r.event_slot_id === s.id);
-    if (s.reserved !== expected) problems.push(`slot ${s.id}: reserved ${s.reserved}, expected ${expected}`);
+    if (s.reserved !== expected)
+      problems.push(`slot ${s.id}: reserved ${s.reserved}, expected ${expected}`);
     if (s.reserved > s.capacity) problems.push(`slot ${s.id} over capacity`);
   }
   for (const h of hours) {
     const expected = sum((r) => r.event_hour_id === h.id && r.event_slot_id !== null);
-    if (h.reserved !== expected) problems.push(`hour ${h.id}: reserved ${h.reserved}, expected ${expected}`);
+    if (h.reserved !== expected)
+      problems.push(`hour ${h.id}: reserved ${h.reserved}, expected ${expected}`);
     if (h.reserved > h.capacity) problems.push(`hour ${h.id} over capacity`);
   }
   const expectedDate = sum(() => true);
-  if (date.reserved !== expectedDate) problems.push(`date ${dateId}: reserved ${date.reserved}, expected ${expectedDate}`);
+  if (date.reserved !== expectedDate)
+    problems.push(`date ${dateId}: reserved ${date.reserved}, expected ${expectedDate}`);
   if (date.reserved > date.capacity) problems.push(`date ${dateId} over capacity`);
   return problems;
 }

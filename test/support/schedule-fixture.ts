@@ -15,7 +15,15 @@ export async function seedDimTimes(sql: Connection): Promise<void> {
     const hh = String(h).padStart(2, '0');
     const mm = String(m).padStart(2, '0');
     const h12 = h % 12 === 0 ? 12 : h % 12;
-    rows.push([timeKey(`${hh}:${mm}`), minute, h, `${h12}:${mm}`, h < 12 ? 'AM' : 'PM', `${hh}${mm}`, `${hh}:${mm}:00`]);
+    rows.push([
+      timeKey(`${hh}:${mm}`),
+      minute,
+      h,
+      `${h12}:${mm}`,
+      h < 12 ? 'AM' : 'PM',
+      `${hh}${mm}`,
+      `${hh}:${mm}:00`,
+    ]);
   }
   await sql.query(
     'INSERT INTO dim_times (time_key, minute_of_day, hour_of_day, short_time, AM_PM, military_time, mysql_time) VALUES ?',
@@ -40,7 +48,13 @@ export async function createEvent(sql: Connection, o: EventOptions = {}): Promis
   const [result] = await sql.query<ResultSetHeader>(
     `INSERT INTO events (event_name, zip, status_publish_event, status_publish_event_dates,
        event_accept_resesrvations, status_id) VALUES (?, ?, ?, ?, 1, ?)`,
-    [o.name ?? 'Community Pantry', o.zip ?? '43215', o.published ?? 1, o.datesPublished ?? 1, o.statusId ?? 1],
+    [
+      o.name ?? 'Community Pantry',
+      o.zip ?? '43215',
+      o.published ?? 1,
+      o.datesPublished ?? 1,
+      o.statusId ?? 1,
+    ],
   );
   return result.insertId;
 }
@@ -58,7 +72,11 @@ export interface DateOptions {
   statusId?: number;
 }
 
-export async function createDate(sql: Connection, eventId: number, o: DateOptions = {}): Promise<number> {
+export async function createDate(
+  sql: Connection,
+  eventId: number,
+  o: DateOptions = {},
+): Promise<number> {
   const [result] = await sql.query<ResultSetHeader>(
     `INSERT INTO event_dates (event_id, event_date_key, capacity, reserved, start_time_key, end_time_key,
        status_publish, accept_walkin, accept_reservations, accept_interest, published_date_key,
@@ -89,7 +107,13 @@ export async function createHour(
   const [result] = await sql.query<ResultSetHeader>(
     `INSERT INTO event_hours (event_date_id, capacity, reserved, start_time_key, end_time_key, status_id)
      VALUES (?, ?, 0, ?, ?, ?)`,
-    [dateId, o.capacity ?? 100, timeKey(o.start ?? '09:00'), timeKey(o.end ?? '10:00'), o.statusId ?? 1],
+    [
+      dateId,
+      o.capacity ?? 100,
+      timeKey(o.start ?? '09:00'),
+      timeKey(o.end ?? '10:00'),
+      o.statusId ?? 1,
+    ],
   );
   return result.insertId;
 }
@@ -102,7 +126,13 @@ export async function createSlot(
   const [result] = await sql.query<ResultSetHeader>(
     `INSERT INTO event_slots (event_hour_id, capacity, reserved, start_time_key, end_time_key, duration_minutes, status_id)
      VALUES (?, ?, 0, ?, ?, 15, ?)`,
-    [hourId, o.capacity ?? 10, timeKey(o.start ?? '09:00'), timeKey(o.end ?? '09:15'), o.statusId ?? 1],
+    [
+      hourId,
+      o.capacity ?? 10,
+      timeKey(o.start ?? '09:00'),
+      timeKey(o.end ?? '09:15'),
+      o.statusId ?? 1,
+    ],
   );
   return result.insertId;
 }
@@ -117,29 +147,64 @@ export interface SlotDate {
 /** A bookable date with one hour and `slots` slots of `slotCapacity`, starting 09:00, 15 min each. */
 export async function createSlotDate(
   sql: Connection,
-  o: { slots?: number; slotCapacity?: number; hourCapacity?: number; dateCapacity?: number } & DateOptions = {},
+  o: {
+    slots?: number;
+    slotCapacity?: number;
+    hourCapacity?: number;
+    dateCapacity?: number;
+  } & DateOptions = {},
 ): Promise<SlotDate> {
   const eventId = await createEvent(sql);
   const slots = o.slots ?? 2;
   const slotCapacity = o.slotCapacity ?? 10;
-  const dateId = await createDate(sql, eventId, { capacity: o.dateCapacity ?? slots * slotCapacity, ...o });
-  const hourId = await createHour(sql, dateId, { capacity: o.hourCapacity ?? slots * slotCapacity, start: '09:00', end: '10:00' });
+  const dateId = await createDate(sql, eventId, {
+    capacity: o.dateCapacity ?? slots * slotCapacity,
+    ...o,
+  });
+  const hourId = await createHour(sql, dateId, {
+    capacity: o.hourCapacity ?? slots * slotCapacity,
+    start: '09:00',
+    end: '10:00',
+  });
   const slotIds: number[] = [];
   for (let i = 0; i < slots; i++) {
     const start = 9 * 60 + i * 15;
-    const fmt = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-    slotIds.push(await createSlot(sql, hourId, { capacity: slotCapacity, start: fmt(start), end: fmt(start + 15) }));
+    const fmt = (m: number) =>
+      `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    slotIds.push(
+      await createSlot(sql, hourId, {
+        capacity: slotCapacity,
+        start: fmt(start),
+        end: fmt(start + 15),
+      }),
+    );
   }
   return { eventId, dateId, hourId, slotIds };
 }
 
-export async function counters(sql: Connection, s: { dateId: number; hourId?: number; slotId?: number }) {
-  const [[date]] = await sql.query<any[]>('SELECT capacity, reserved FROM event_dates WHERE event_date_id = ?', [s.dateId]);
+export async function counters(
+  sql: Connection,
+  s: { dateId: number; hourId?: number; slotId?: number },
+) {
+  const [[date]] = await sql.query<any[]>(
+    'SELECT capacity, reserved FROM event_dates WHERE event_date_id = ?',
+    [s.dateId],
+  );
   const hour = s.hourId
-    ? (await sql.query<any[]>('SELECT capacity, reserved FROM event_hours WHERE event_hour_id = ?', [s.hourId]))[0][0]
+    ? (
+        await sql.query<any[]>(
+          'SELECT capacity, reserved FROM event_hours WHERE event_hour_id = ?',
+          [s.hourId],
+        )
+      )[0][0]
     : undefined;
   const slot = s.slotId
-    ? (await sql.query<any[]>('SELECT capacity, reserved FROM event_slots WHERE event_slot_id = ?', [s.slotId]))[0][0]
+    ? (
+        await sql.query<any[]>(
+          'SELECT capacity, reserved FROM event_slots WHERE event_slot_id = ?',
+          [s.slotId],
+        )
+      )[0][0]
     : undefined;
   return { date, hour, slot };
 }

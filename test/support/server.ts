@@ -17,7 +17,10 @@ export interface ServerProcess {
 let nextPort = 21000 + Math.floor(Math.random() * 8000);
 
 /** Starts the built server (dist/main.js) as a child process and waits until it is ready. */
-export async function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ServerProcess> {
   const port = nextPort++;
   let log = '';
   const child = spawn(process.execPath, [join(DIST, 'main.js')], {
@@ -27,11 +30,14 @@ export async function startServer(env: Record<string, string>, timeoutMs = 30_00
   });
   child.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ? null : code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ? null : code)),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited at start:\n${log}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`server exited at start:\n${log}`);
     try {
       const res = await fetch(`${url}/health/ready`);
       if (res.ok) break;
@@ -57,7 +63,10 @@ export async function startServer(env: Record<string, string>, timeoutMs = 30_00
 }
 
 /** Runs the ops CLI (dist/ops/cli.js) and collects its exit code and output. */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(DIST, 'ops/cli.js'), ...args], {
       cwd: ROOT,

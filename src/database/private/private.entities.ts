@@ -3,7 +3,12 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 // Everything this service owns. The migrations in ../migrations build exactly these
 // tables; `npm run db:check` fails when an entity needs a migration not yet written.
 
-const createdAt = { name: 'created_at', type: 'datetime', precision: 6, default: () => 'CURRENT_TIMESTAMP(6)' } as const;
+const createdAt = {
+  name: 'created_at',
+  type: 'datetime',
+  precision: 6,
+  default: () => 'CURRENT_TIMESTAMP(6)',
+} as const;
 const updatedAt = {
   name: 'updated_at',
   type: 'datetime',
@@ -178,7 +183,8 @@ export class EventRegistrationEntity {
     type: 'bigint',
     nullable: true,
     generatedType: 'STORED',
-    asExpression: "if(`status` in ('pending','confirmed','waitlisted','checked_in'),`event_date_id`,NULL)",
+    asExpression:
+      "if(`status` in ('pending','confirmed','waitlisted','checked_in'),`event_date_id`,NULL)",
   })
   activeDateId!: string | null;
 }
@@ -347,7 +353,12 @@ export class NotificationOutboxEntity {
   @Column({ type: 'int', default: 0 })
   attempts!: number;
 
-  @Column({ name: 'available_at', type: 'datetime', precision: 6, default: () => 'CURRENT_TIMESTAMP(6)' })
+  @Column({
+    name: 'available_at',
+    type: 'datetime',
+    precision: 6,
+    default: () => 'CURRENT_TIMESTAMP(6)',
+  })
   availableAt!: Date;
 
   @Column({ name: 'sent_at', type: 'datetime', precision: 6, nullable: true })

@@ -126,4 +126,10 @@ export class PublicEventSlot {
   statusId!: number;
 }
 
-export const PUBLIC_ENTITIES = [DimTime, PublicEvent, PublicEventDate, PublicEventHour, PublicEventSlot];
+export const PUBLIC_ENTITIES = [
+  DimTime,
+  PublicEvent,
+  PublicEventDate,
+  PublicEventHour,
+  PublicEventSlot,
+];

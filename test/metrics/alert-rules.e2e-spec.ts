@@ -28,8 +28,17 @@ const rules = (load(readFileSync(join(deploy, 'alerts.yml'), 'utf8')) as RuleFil
 );
 const ruleTests = load(readFileSync(join(deploy, 'alerts.test.yml'), 'utf8')) as RuleTests;
 
-// series Prometheus itself attaches to every target, not exported by the service
+interface Dashboard {
+  uid: string;
+  panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+}
+const dashboard = JSON.parse(
+  readFileSync(join(deploy, '..', 'grafana', 'freshtrak-api.json'), 'utf8'),
+) as Dashboard;
+
+// series and labels Prometheus itself attaches to every target, not exported by the service
 const FROM_PROMETHEUS = new Set(['up']);
+const TARGET_LABELS = new Set(['job', 'instance']);
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on']);
 
 interface Matcher {
@@ -78,6 +87,18 @@ describe('alerting rules', () => {
     }
   });
 
+  it('ship a Grafana dashboard that loads, one Prometheus query or more per panel', () => {
+    expect(dashboard.uid).toBe('freshtrak-api');
+    expect(dashboard.panels.length).toBeGreaterThan(0);
+    for (const panel of dashboard.panels) {
+      expect({ panel: panel.title, datasource: panel.datasource.uid }).toEqual({
+        panel: panel.title,
+        datasource: '${DS_PROMETHEUS}',
+      });
+      expect(panel.targets.length).toBeGreaterThan(0);
+    }
+  });
+
   it('finds the selectors of an expression (the extractor the next test relies on)', () => {
     expect(
       selectors(
@@ -113,7 +134,14 @@ describe('alerting rules', () => {
     });
     afterAll(async () => ctx.close());
 
-    const used = rules.flatMap((r) => selectors(r.expr).map((s) => ({ alert: r.alert, ...s })));
+    const used = [
+      ...rules.flatMap((r) => selectors(r.expr).map((s) => ({ alert: r.alert, ...s }))),
+      ...dashboard.panels.flatMap((p) =>
+        p.targets.flatMap((t) =>
+          selectors(t.expr).map((s) => ({ alert: `dashboard "${p.title}"`, ...s })),
+        ),
+      ),
+    ];
 
     it('uses series at all', () => {
       expect(used.length).toBeGreaterThanOrEqual(rules.length);
@@ -124,10 +152,11 @@ describe('alerting rules', () => {
       ({ metric, matchers }) => {
         const series = samples.filter((s) => s.name === metric);
         expect({ metric, exported: series.length > 0 }).toEqual({ metric, exported: true });
-        for (const { label, op, value } of matchers) {
-          // an equality must match a real label value; a regex must at least name a real label
+        for (const { label, op, value } of matchers.filter((m) => !TARGET_LABELS.has(m.label))) {
+          // an equality must match a real label value; a regex (or a Grafana variable) must at
+          // least name a real label
           const matches =
-            op === '='
+            op === '=' && !value.includes('$')
               ? series.some((s) => s.labels[label] === value)
               : series.some((s) => label in s.labels);
           expect({ metric, label, op, value, matches }).toEqual({

@@ -5,8 +5,8 @@ import { Subscription } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { DomainEvents } from '../common/domain-events';
 import { PRIVATE_DB, PUBLIC_DB } from '../database/database.constants';
-import type { RecoveryOutcome } from '../ops/recovery.service';
-import type { SagaKind } from '../registrations/registration.repository';
+import type { RecoveryOutcome } from '../registrations/saga/recovery.service';
+import type { SagaKind } from '../registrations/saga/saga.types';
 import type { CounterLevel } from '../schedule/public-counter.repository';
 import { poolUsage } from './pool-usage';
 

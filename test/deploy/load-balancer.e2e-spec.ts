@@ -141,7 +141,7 @@ type Outcome =
           body: JSON.stringify({ eventDateId: s.dateId, eventSlotId: slotId }),
         });
         const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-        const code = (body.error as { code?: string } | undefined)?.code;
+        const code = typeof body.code === 'string' ? body.code : undefined;
         if (res.status < 500 && code !== 'IDEMPOTENCY_KEY_IN_USE')
           return { kind: 'answer', status: res.status, body };
         last = `${res.status} ${code ?? ''}`;
@@ -270,9 +270,15 @@ type Outcome =
         });
         expect(mine).toHaveLength(1);
       } else {
-        expect({ household: h.id, status: outcome.status, rows: mine }).toEqual({
+        expect({
+          household: h.id,
+          status: outcome.status,
+          code: outcome.body.code,
+          rows: mine,
+        }).toEqual({
           household: h.id,
           status: 409,
+          code: 'CAPACITY_FULL',
           rows: [],
         });
       }

@@ -25,6 +25,10 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const haproxyFound = spawnSync(HAPROXY, ['-v']).status === 0;
 const skip = !haproxyFound && process.env.SKIP_LOAD_BALANCER_E2E === '1';
 
+// beforeAll starts two servers and HAProxy, and the kill test waits out a saga lease: on a busy
+// 2-core machine either can outlast Jest's 60 s default
+const SLOW_MS = 120_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, condition: () => Promise<boolean> | boolean, ms = 30_000) {
@@ -90,7 +94,7 @@ type Outcome =
       SAGA_GRACE_SECONDS: '2',
       RECOVERY_INTERVAL_MS: '200',
     });
-    servers = await Promise.all([startServer(env), startServer(env)]);
+    servers = await Promise.all([startServer(env, 90_000), startServer(env, 90_000)]);
     const port = await freePort();
     lb = `http://127.0.0.1:${port}`;
     haproxy = spawn(HAPROXY, ['-db', '-f', HAPROXY_CFG], {
@@ -112,7 +116,7 @@ type Outcome =
         () => false,
       );
     });
-  });
+  }, SLOW_MS);
 
   afterAll(async () => {
     subscriber?.close();
@@ -129,7 +133,8 @@ type Outcome =
   async function register(h: TestHousehold, slotId: number, base = lb): Promise<Outcome> {
     const key = randomUUID();
     let last = '';
-    for (let attempt = 0; attempt < 40; attempt++) {
+    // generous: a retry waits out the saga lease (SAGA_GRACE_SECONDS) and recovery on a busy machine
+    for (let attempt = 0; attempt < 100; attempt++) {
       try {
         const res = await fetch(`${base}/api/v1/registrations`, {
           method: 'POST',
@@ -182,127 +187,131 @@ type Outcome =
     expect((await poll('app2')).status).toBe(200);
   });
 
-  it('loses nothing when an instance dies mid-run, and the subscriber keeps receiving', async () => {
-    // long-polling only (the transport that needs stickiness), pinned to app1 (servers[0]),
-    // the instance that will be killed; it rejoins its room on every (re)connect
-    subscriber = io(`${lb}/realtime`, {
-      transports: ['polling'],
-      extraHeaders: { cookie: 'FT_RT=app1' },
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 500,
-      forceNew: true,
-    });
-    subscriber.on('availability', (body: Availability) =>
-      seen.push({ kind: 'push', receivedAt: Date.now(), body }),
-    );
-    subscriber.on('connect', () => {
-      subscriber?.emit('subscribe', { eventDateId: s.dateId }, (body: Availability) => {
-        seen.push({ kind: 'ack', receivedAt: Date.now(), body });
-        subscribed++;
+  it(
+    'loses nothing when an instance dies mid-run, and the subscriber keeps receiving',
+    async () => {
+      // long-polling only (the transport that needs stickiness), pinned to app1 (servers[0]),
+      // the instance that will be killed; it rejoins its room on every (re)connect
+      subscriber = io(`${lb}/realtime`, {
+        transports: ['polling'],
+        extraHeaders: { cookie: 'FT_RT=app1' },
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 500,
+        forceNew: true,
       });
-    });
-    await until('the subscriber subscribes', () => subscribed === 1);
+      subscriber.on('availability', (body: Availability) =>
+        seen.push({ kind: 'push', receivedAt: Date.now(), body }),
+      );
+      subscriber.on('connect', () => {
+        subscriber?.emit('subscribe', { eventDateId: s.dateId }, (body: Availability) => {
+          seen.push({ kind: 'ack', receivedAt: Date.now(), body });
+          subscribed++;
+        });
+      });
+      await until('the subscriber subscribes', () => subscribed === 1);
 
-    const outcomes = new Map<TestHousehold, Outcome>();
-    // a registration served by app2 reaches the subscriber held by app1: the Redis adapter
-    outcomes.set(households[0], await register(households[0], s.slotIds[0], servers[1].url));
-    expect(outcomes.get(households[0])).toMatchObject({ kind: 'answer', status: 201 });
-    await until('the push from the other instance', () => latestSeen() === 1);
-    expect(seen[seen.length - 1].kind).toBe('push');
+      const outcomes = new Map<TestHousehold, Outcome>();
+      // a registration served by app2 reaches the subscriber held by app1: the Redis adapter
+      outcomes.set(households[0], await register(households[0], s.slotIds[0], servers[1].url));
+      expect(outcomes.get(households[0])).toMatchObject({ kind: 'answer', status: 201 });
+      await until('the push from the other instance', () => latestSeen() === 1);
+      expect(seen[seen.length - 1].kind).toBe('push');
 
-    let killedAt = 0;
-    let answered = 0;
-    const queue = households.slice(1, 20);
-    const worker = async () => {
-      for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
-        const outcome = await register(h, s.slotIds[households.indexOf(h) % 2]);
-        outcomes.set(h, outcome);
-        if (++answered === 5) {
-          killedAt = Date.now();
-          await servers[0].kill('SIGKILL');
+      let killedAt = 0;
+      let answered = 0;
+      const queue = households.slice(1, 20);
+      const worker = async () => {
+        for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
+          const outcome = await register(h, s.slotIds[households.indexOf(h) % 2]);
+          outcomes.set(h, outcome);
+          if (++answered === 5) {
+            killedAt = Date.now();
+            await servers[0].kill('SIGKILL');
+          }
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      expect(killedAt).toBeGreaterThan(0);
+
+      // the survivor's recovery finishes whatever the killed instance left mid-saga
+      await until('no saga left unfinished', async () => {
+        const [[row]] = await dbs.privateSql.query<any[]>(
+          "SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')",
+        );
+        return Number(row.n) === 0;
+      });
+      // registrations after the recovery, still through the balancer
+      for (const h of households.slice(20)) outcomes.set(h, await register(h, s.slotIds[0]));
+
+      // counters exact, and no overbooking
+      expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
+      const [slots] = await dbs.publicSql.query<any[]>(
+        'SELECT event_slot_id AS id, capacity, reserved FROM event_slots WHERE event_slot_id IN (?)',
+        [s.slotIds],
+      );
+      for (const slot of slots) expect(Number(slot.reserved)).toBeLessThanOrEqual(slot.capacity);
+      const [rows] = await dbs.privateSql.query<any[]>(
+        'SELECT id, household_id, status, event_slot_id FROM event_registrations WHERE event_date_id = ?',
+        [s.dateId],
+      );
+      expect(rows.filter((r) => r.status === 'pending')).toEqual([]);
+      const seated = rows.filter((r) => r.status === 'confirmed').length;
+      expect(seated).toBe(12);
+
+      // every 2xx answer still holds; a refusal left nothing behind
+      const byId = new Map(rows.map((r) => [String(r.id), r]));
+      let unknown = 0;
+      for (const [h, outcome] of outcomes) {
+        if (outcome.kind === 'unknown') {
+          unknown++;
+          continue;
+        }
+        const mine = rows.filter((r) => String(r.household_id) === h.id);
+        if (outcome.status === 201) {
+          const row = byId.get(String(outcome.body.id));
+          // nobody cancels before this point, so an answer's status is still the row's
+          expect({ id: outcome.body.id, household: h.id, status: outcome.body.status }).toEqual({
+            id: String(row?.id),
+            household: String(row?.household_id),
+            status: row?.status,
+          });
+          expect(mine).toHaveLength(1);
+        } else {
+          expect({
+            household: h.id,
+            status: outcome.status,
+            code: outcome.body.code,
+            rows: mine,
+          }).toEqual({
+            household: h.id,
+            status: 409,
+            code: 'CAPACITY_FULL',
+            rows: [],
+          });
         }
       }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    expect(killedAt).toBeGreaterThan(0);
+      // only requests in flight on the killed instance can end without an answer
+      expect(unknown).toBeLessThanOrEqual(4);
 
-    // the survivor's recovery finishes whatever the killed instance left mid-saga
-    await until('no saga left unfinished', async () => {
-      const [[row]] = await dbs.privateSql.query<any[]>(
-        "SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')",
-      );
-      return Number(row.n) === 0;
-    });
-    // registrations after the recovery, still through the balancer
-    for (const h of households.slice(20)) outcomes.set(h, await register(h, s.slotIds[0]));
-
-    // counters exact, and no overbooking
-    expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
-    const [slots] = await dbs.publicSql.query<any[]>(
-      'SELECT event_slot_id AS id, capacity, reserved FROM event_slots WHERE event_slot_id IN (?)',
-      [s.slotIds],
-    );
-    for (const slot of slots) expect(Number(slot.reserved)).toBeLessThanOrEqual(slot.capacity);
-    const [rows] = await dbs.privateSql.query<any[]>(
-      'SELECT id, household_id, status, event_slot_id FROM event_registrations WHERE event_date_id = ?',
-      [s.dateId],
-    );
-    expect(rows.filter((r) => r.status === 'pending')).toEqual([]);
-    const seated = rows.filter((r) => r.status === 'confirmed').length;
-    expect(seated).toBe(12);
-
-    // every 2xx answer still holds; a refusal left nothing behind
-    const byId = new Map(rows.map((r) => [String(r.id), r]));
-    let unknown = 0;
-    for (const [h, outcome] of outcomes) {
-      if (outcome.kind === 'unknown') {
-        unknown++;
-        continue;
-      }
-      const mine = rows.filter((r) => String(r.household_id) === h.id);
-      if (outcome.status === 201) {
-        const row = byId.get(String(outcome.body.id));
-        // nobody cancels before this point, so an answer's status is still the row's
-        expect({ id: outcome.body.id, household: h.id, status: outcome.body.status }).toEqual({
-          id: String(row?.id),
-          household: String(row?.household_id),
-          status: row?.status,
-        });
-        expect(mine).toHaveLength(1);
-      } else {
-        expect({
-          household: h.id,
-          status: outcome.status,
-          code: outcome.body.code,
-          rows: mine,
-        }).toEqual({
-          household: h.id,
-          status: 409,
-          code: 'CAPACITY_FULL',
-          rows: [],
-        });
-      }
-    }
-    // only requests in flight on the killed instance can end without an answer
-    expect(unknown).toBeLessThanOrEqual(4);
-
-    // the subscriber was cut off with its instance and rejoined through the balancer; a change
-    // made after that reaches it as a push, and it ends on the final figures
-    await until('the subscriber rejoins', () => subscribed >= 2);
-    const confirmed = rows.find((r) => r.status === 'confirmed');
-    const cancel = await fetch(`${lb}/api/v1/registrations/${confirmed.id}`, {
-      method: 'DELETE',
-      headers: {
-        authorization: `Bearer ${token(households.find((h) => h.id === String(confirmed.household_id))!.sub)}`,
-      },
-    });
-    expect(cancel.status).toBe(200);
-    const final = await dateReserved();
-    await until('the subscriber sees the final figures', () => latestSeen() === final);
-    expect(seen.filter((p) => p.kind === 'push' && p.receivedAt > killedAt).length).toBeGreaterThan(
-      0,
-    );
-    expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
-    expect(servers[1].child.exitCode).toBeNull();
-  });
+      // the subscriber was cut off with its instance and rejoined through the balancer; a change
+      // made after that reaches it as a push, and it ends on the final figures
+      await until('the subscriber rejoins', () => subscribed >= 2);
+      const confirmed = rows.find((r) => r.status === 'confirmed');
+      const cancel = await fetch(`${lb}/api/v1/registrations/${confirmed.id}`, {
+        method: 'DELETE',
+        headers: {
+          authorization: `Bearer ${token(households.find((h) => h.id === String(confirmed.household_id))!.sub)}`,
+        },
+      });
+      expect(cancel.status).toBe(200);
+      const final = await dateReserved();
+      await until('the subscriber sees the final figures', () => latestSeen() === final);
+      expect(
+        seen.filter((p) => p.kind === 'push' && p.receivedAt > killedAt).length,
+      ).toBeGreaterThan(0);
+      expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
+      expect(servers[1].child.exitCode).toBeNull();
+    },
+    SLOW_MS,
+  );
 });

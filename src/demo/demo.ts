@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import 'dotenv/config';
 import {
+  allowDemoSecret,
   DEFAULT_PRIVATE_DB_URL,
   DEFAULT_PUBLIC_DB_URL,
+  DEMO_JWT_SECRET,
   loadConfig,
   parseDbUrl,
   type AppConfig,
@@ -23,8 +25,6 @@ import {
 // databases when missing, seeds a demo schedule into an empty public database (an existing
 // schedule is reused, never touched), migrates the private one, starts the server and prints
 // what is needed to try it.
-
-const DEMO_SECRET = 'demo-only-development-secret-never-use-in-production';
 
 function log(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -57,9 +57,10 @@ async function preparePublic(config: AppConfig): Promise<PublicState> {
 }
 
 async function main(): Promise<void> {
+  allowDemoSecret();
   if (!process.env.JWT_SECRET?.trim() && !process.env.JWT_PUBLIC_KEY?.trim()) {
-    process.env.JWT_SECRET = DEMO_SECRET;
-    log(`JWT_SECRET is not set: using the DEVELOPMENT-ONLY demo secret "${DEMO_SECRET}".`);
+    process.env.JWT_SECRET = DEMO_JWT_SECRET;
+    log(`JWT_SECRET is not set: using the DEVELOPMENT-ONLY demo secret "${DEMO_JWT_SECRET}".`);
   }
   process.env.PUBLIC_DB_URL ||= DEFAULT_PUBLIC_DB_URL;
   process.env.PRIVATE_DB_URL ||= DEFAULT_PRIVATE_DB_URL;

@@ -40,6 +40,8 @@ export interface AppConfig {
   corsOrigins: string[];
   bodyLimit: string;
   logLevel: string;
+  /** json lines for machines (the default), or pretty for a person at a terminal (npm run demo) */
+  logFormat: 'json' | 'pretty';
   scheduleCacheMs: number;
 }
 
@@ -81,6 +83,21 @@ function refusePlaceholder(name: string, value: string | undefined): void {
       `is a published placeholder ("${value.slice(0, 12)}..."); set a random secret, e.g. \`openssl rand -hex 32\``,
     );
   }
+}
+
+function logFormat(env: Env): 'json' | 'pretty' {
+  const format = text(env, 'LOG_FORMAT') ?? 'json';
+  if (format !== 'json' && format !== 'pretty')
+    throw new ConfigError('LOG_FORMAT', `must be json or pretty, got "${format}"`);
+  if (format === 'pretty') {
+    try {
+      require.resolve('pino-pretty');
+    } catch {
+      // a development dependency: an image built with npm ci --omit=dev has none
+      throw new ConfigError('LOG_FORMAT', 'pretty needs the pino-pretty development dependency');
+    }
+  }
+  return format;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -193,6 +210,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .filter(Boolean),
     bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logFormat: logFormat(env),
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
   };
 }

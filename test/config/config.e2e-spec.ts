@@ -147,6 +147,7 @@ describe('configuration (loadConfig)', () => {
       { RATE_LIMIT_READS_PER_MINUTE: 'lots' },
       'RATE_LIMIT_READS_PER_MINUTE',
     ],
+    ['LOG_FORMAT unknown', { LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
     ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '5000' }, 'SCHEDULE_CACHE_MS'],
   ];
 
@@ -162,6 +163,11 @@ describe('configuration (loadConfig)', () => {
     const error = problemWith({ JWT_SECRET: envExampleValue('JWT_SECRET') });
     expect(error.variable).toBe('JWT_SECRET');
     expect(error.message).toContain('placeholder');
+  });
+
+  it('logs JSON lines unless LOG_FORMAT=pretty is asked for', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).logFormat).toBe('json');
+    expect(loadConfig({ JWT_SECRET: SECRET, LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
   });
 
   it('allows FAILPOINTS outside production', () => {

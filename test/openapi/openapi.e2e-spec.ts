@@ -82,8 +82,17 @@ describe('OpenAPI document', () => {
           if (value.statusCode !== Number(status) || typeof value.message !== 'string')
             problems.push(`${name} ${status}: example body is not an envelope`);
         }
-        if (!response.description.includes(examples[0]?.value.code ?? '-'))
-          problems.push(`${name} ${status}: description does not name its codes`);
+        // every code the description promises has its example, and the other way round
+        const named = new Set(
+          (response.description.match(/\b[A-Z][A-Z_]{4,}\b/g) ?? []).filter((w) =>
+            (ERROR_CODES as readonly string[]).includes(w),
+          ),
+        );
+        const shown = new Set(examples.map((e) => e.value.code));
+        if ([...named].sort().join() !== [...shown].sort().join())
+          problems.push(
+            `${name} ${status}: describes ${[...named].join()} but shows ${[...shown].join()}`,
+          );
       }
     }
     expect(problems).toEqual([]);

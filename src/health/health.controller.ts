@@ -1,7 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { ApiErrors } from '../openapi/api-errors';
 import { ReadinessService } from './readiness.service';
 
 @ApiTags('health')
@@ -20,8 +21,22 @@ export class HealthController {
   }
 
   @Get('ready')
-  @HealthCheck()
+  // Terminus documents its own 503 body, but the global filter answers with the error envelope
+  @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Both databases answer, and Redis when configured. No token.' })
+  @ApiOkResponse({
+    description: 'Every dependency answered',
+    schema: {
+      type: 'object',
+      example: {
+        status: 'ok',
+        info: { publicDb: { status: 'up' }, privateDb: { status: 'up' } },
+        error: {},
+        details: { publicDb: { status: 'up' }, privateDb: { status: 'up' } },
+      },
+    },
+  })
+  @ApiErrors({ SERVICE_UNAVAILABLE: 'a database (or Redis, when configured) does not answer' })
   ready() {
     return this.health.check(this.readiness.checks());
   }

@@ -14,6 +14,7 @@ import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
+import { ApiErrors } from '../openapi/api-errors';
 import { IdempotencyRepository } from './idempotency.repository';
 import { SAGA_OUTCOME_RESOLVER, SagaOutcomeResolver } from './saga-outcome.port';
 
@@ -185,6 +186,11 @@ export function Idempotent(): MethodDecorator {
       description:
         'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
         'Still running: 409 IDEMPOTENCY_KEY_IN_USE. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.',
+    }),
+    ApiErrors({
+      VALIDATION_FAILED: 'an Idempotency-Key that is not 1 to 255 visible ASCII characters',
+      IDEMPOTENCY_KEY_IN_USE: 'the first request with this key is still running',
+      IDEMPOTENCY_KEY_REUSED: 'this key was used with a different request',
     }),
   );
 }

@@ -116,6 +116,30 @@ export function roomOf(state: DateState, t: Target): number {
 
 export const holds = (r: RegRow): boolean => r.status === 'confirmed' || r.status === 'checked_in';
 
+/**
+ * A cancel frees exactly its spots: every counter moved by minus the cancelled registration's
+ * spots (under its target, when it held them) plus the spots of what was promoted under it.
+ */
+export function cancelFreesItsSpots(before: DateState, after: DateState, r: RegRow): string[] {
+  const was = new Map(before.regs.map((x) => [x.id, x]));
+  const promoted = after.regs.filter(
+    (x) => was.get(x.id)?.status === 'waitlisted' && x.status === 'confirmed',
+  );
+  const prev = counterMap(before);
+  const problems: string[] = [];
+  for (const c of after.counters) {
+    const key = counterKey(c.level, c.id);
+    const freed = holds(r) && countersOfTarget(r).includes(key) ? r.spots : 0;
+    const taken = promoted
+      .filter((p) => countersOfTarget(p).includes(key))
+      .reduce((a, p) => a + p.spots, 0);
+    const moved = c.reserved - prev.get(key)!.reserved;
+    if (moved !== taken - freed)
+      problems.push(`${key} moved ${moved}, expected -${freed} +${taken}`);
+  }
+  return problems;
+}
+
 /** (b) every public counter equals the spots held under it; over-capacity is judged by (a). */
 export async function drift(dbs: TestDatabases, dateId: number): Promise<string[]> {
   const problems = await counterDrift(dbs.publicSql, dbs.privateSql, dateId);

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { createTestApp, TestContext } from '../support/app';
-import { createHousehold, TestHousehold } from '../support/households';
 import {
   capacityRespected,
   counterMap,
@@ -15,12 +14,11 @@ import {
 import {
   Action,
   actionArb,
-  createShapedDate,
+  createScene,
   DateShape,
   dateShapeArb,
   partyOf,
   registrationBody,
-  ShapedDate,
 } from '../registrations/registration-scenario';
 import { fcOptions, holdsProperty, participant, startApp } from './property-support';
 import { perform } from './sequence';
@@ -43,16 +41,7 @@ afterAll(async () => {
   await a?.close();
 });
 
-async function scene(
-  shape: DateShape,
-  sizes: number[],
-): Promise<{ date: ShapedDate; households: TestHousehold[] }> {
-  const date = await createShapedDate(a.dbs, shape);
-  const households: TestHousehold[] = [];
-  for (const size of sizes)
-    households.push(await createHousehold(a.dbs.privateSql, undefined, size));
-  return { date, households };
-}
+const scene = (shape: DateShape, sizes: number[]) => createScene(a.dbs, shape, sizes);
 
 const sizesArb = fc.array(fc.integer({ min: 1, max: 3 }), {
   minLength: HOUSEHOLDS,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { bearer, TestContext } from '../support/app';
-import { createHousehold, TestHousehold } from '../support/households';
+import { createHousehold } from '../support/households';
 import { createSlotDate } from '../support/schedule-fixture';
 import {
   cancelFreesItsSpots,
@@ -13,12 +13,11 @@ import {
   targetKey,
 } from '../registrations/registration-state';
 import {
-  createShapedDate,
+  createScene,
   DateShape,
   dateShapeArb,
   partyOf,
   registrationBody,
-  ShapedDate,
   sortedIds,
 } from '../registrations/registration-scenario';
 import { fcOptions, holdsProperty, participant, staff, startApp } from './property-support';
@@ -33,21 +32,20 @@ beforeAll(async () => {
 afterAll(async () => ctx?.close());
 
 /** A random date with `sizes.length` households of those sizes. */
-async function scene(
-  shape: DateShape,
-  sizes: number[],
-): Promise<{ date: ShapedDate; households: TestHousehold[] }> {
-  const date = await createShapedDate(ctx.dbs, shape);
-  const households: TestHousehold[] = [];
-  for (const size of sizes)
-    households.push(await createHousehold(ctx.dbs.privateSql, undefined, size));
-  return { date, households };
-}
+const scene = (shape: DateShape, sizes: number[]) => createScene(ctx.dbs, shape, sizes);
 
 const sizesArb = (min: number, max: number) =>
   fc.array(fc.integer({ min: 1, max: 3 }), { minLength: min, maxLength: max });
 /** A household's registration attempt: which slot, which members (0 = the default: all). */
 const attemptArb = fc.record({ slot: fc.nat(2), members: fc.nat(7), joinWaitlist: fc.boolean() });
+/** Households (their sizes) and what each attempts, one household per attempt. */
+const attemptsArb = (minLength: number, maxLength: number) =>
+  fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), attemptArb), { minLength, maxLength });
+const sceneFor = (shape: DateShape, attempts: [number, ...unknown[]][]) =>
+  scene(
+    shape,
+    attempts.map(([size]) => size),
+  );
 
 describe('Property 3: a registration’s id never changes through change, move, cancel, promotion', () => {
   it('answers and reads back under the same id, and mints no other', async () => {
@@ -132,46 +130,34 @@ describe('Property 4: a date nobody has registered for has an empty, enabled wai
 describe('Property 5: a confirmed registration takes exactly its spots from slot, hour and date', () => {
   it('moves its own slot, hour and date counters by its spots, and nothing else', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        dateShapeArb,
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), attemptArb), {
-          minLength: 1,
-          maxLength: 6,
-        }),
-        async (shape, attempts) => {
-          const { date, households } = await scene(
-            shape,
-            attempts.map(([size]) => size),
+      fc.asyncProperty(dateShapeArb, attemptsArb(1, 6), async (shape, attempts) => {
+        const { date, households } = await sceneFor(shape, attempts);
+        for (const [i, [, a]] of attempts.entries()) {
+          const h = households[i];
+          const party = a.members === 0 ? h.memberIds : partyOf(h, a.members);
+          const target = date.targetOf(a.slot);
+          const before = counterMap(await readState(ctx.dbs, date.dateId));
+          const res = await participant(ctx.http, h).register(
+            registrationBody(target, a.members === 0 ? undefined : party, a.joinWaitlist),
           );
-          for (const [i, [, a]] of attempts.entries()) {
-            const h = households[i];
-            const party = a.members === 0 ? h.memberIds : partyOf(h, a.members);
-            const target = date.targetOf(a.slot);
-            const before = counterMap(await readState(ctx.dbs, date.dateId));
-            const res = await participant(ctx.http, h).register(
-              registrationBody(target, a.members === 0 ? undefined : party, a.joinWaitlist),
-            );
-            const after = counterMap(await readState(ctx.dbs, date.dateId));
-            const taken = res.status === 201 && res.body.status === 'confirmed';
-            const own = countersOfTarget(target);
-            const problems: string[] = [];
-            if (res.status === 201 && res.body.spots !== date.spotsFor(party))
-              problems.push(
-                `spots ${res.body.spots} for a party of ${party.length} (${shape.unit})`,
-              );
-            for (const [key, c] of after) {
-              const expected = taken && own.includes(key) ? date.spotsFor(party) : 0;
-              const moved = c.reserved - before.get(key)!.reserved;
-              if (moved !== expected) problems.push(`${key} moved ${moved}, expected ${expected}`);
-            }
-            holdsProperty(
-              'Property 5',
-              `registration ${i} (${res.status} ${res.body.status})`,
-              problems,
-            );
+          const after = counterMap(await readState(ctx.dbs, date.dateId));
+          const taken = res.status === 201 && res.body.status === 'confirmed';
+          const own = countersOfTarget(target);
+          const problems: string[] = [];
+          if (res.status === 201 && res.body.spots !== date.spotsFor(party))
+            problems.push(`spots ${res.body.spots} for a party of ${party.length} (${shape.unit})`);
+          for (const [key, c] of after) {
+            const expected = taken && own.includes(key) ? date.spotsFor(party) : 0;
+            const moved = c.reserved - before.get(key)!.reserved;
+            if (moved !== expected) problems.push(`${key} moved ${moved}, expected ${expected}`);
           }
-        },
-      ),
+          holdsProperty(
+            'Property 5',
+            `registration ${i} (${res.status} ${res.body.status})`,
+            problems,
+          );
+        }
+      }),
       fcOptions(10),
     );
   });
@@ -187,10 +173,7 @@ describe('Property 6: a registration can be read back with what was stored', () 
           maxLength: 5,
         }),
         async (shape, attempts) => {
-          const { date, households } = await scene(
-            shape,
-            attempts.map(([size]) => size),
-          );
+          const { date, households } = await sceneFor(shape, attempts);
           for (const [i, [, a, change]] of attempts.entries()) {
             const h = households[i];
             const api = participant(ctx.http, h);
@@ -243,15 +226,9 @@ describe('Property 7: on a full target with the waitlist enabled, a newcomer is 
       fc.asyncProperty(
         dateShapeArb,
         fc.constantFrom('default', 'explicit', 'settings'),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), attemptArb), {
-          minLength: 3,
-          maxLength: 9,
-        }),
+        attemptsArb(3, 9),
         async (shape, how, attempts) => {
-          const { date, households } = await scene(
-            shape,
-            attempts.map(([size]) => size),
-          );
+          const { date, households } = await sceneFor(shape, attempts);
           // the waitlist is enabled by default, or explicitly by staff (limit: none)
           if (how === 'settings')
             await request(ctx.http)
@@ -295,16 +272,10 @@ describe('Property 10: a cancel gives back exactly the spots the registration he
     await fc.assert(
       fc.asyncProperty(
         dateShapeArb,
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), attemptArb), {
-          minLength: 2,
-          maxLength: 7,
-        }),
+        attemptsArb(2, 7),
         fc.array(fc.nat(), { minLength: 1, maxLength: 7 }),
         async (shape, attempts, cancels) => {
-          const { date, households } = await scene(
-            shape,
-            attempts.map(([size]) => size),
-          );
+          const { date, households } = await sceneFor(shape, attempts);
           for (const [i, [, a]] of attempts.entries()) {
             const party = a.members === 0 ? undefined : partyOf(households[i], a.members);
             await participant(ctx.http, households[i]).register(

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Failpoints } from '../../src/common/failpoints';
 import type { TestContext } from '../support/app';
-import { createHousehold, TestHousehold } from '../support/households';
+import type { TestHousehold } from '../support/households';
 import { createDate, createEvent, createSlotDate } from '../support/schedule-fixture';
 import {
   drift,
@@ -12,7 +12,7 @@ import {
   Target,
   targetKey,
 } from '../registrations/registration-state';
-import { registrationBody } from '../registrations/registration-scenario';
+import { createHouseholds, registrationBody } from '../registrations/registration-scenario';
 import { fcOptions, holdsProperty, participant, staff, startApp } from './property-support';
 
 // Properties of the waitlist: 8, 9, 11, 16. Written against what the API shows (positions,
@@ -55,11 +55,7 @@ async function singleTarget(slot: boolean, capacity: number): Promise<Target> {
   return { eventDateId: s.dateId, eventHourId: s.hourId, eventSlotId: s.slotIds[0] };
 }
 
-async function households(sizes: number[]): Promise<TestHousehold[]> {
-  const list: TestHousehold[] = [];
-  for (const size of sizes) list.push(await createHousehold(ctx.dbs.privateSql, undefined, size));
-  return list;
-}
+const households = (sizes: number[]) => createHouseholds(ctx.dbs, sizes);
 
 describe('Property 8: the waitlist keeps the order in which households joined it', () => {
   it('shows each target’s queue in join order, through leavers, promotions and newcomers', async () => {

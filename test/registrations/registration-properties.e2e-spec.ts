@@ -28,6 +28,7 @@ import {
   Action,
   actionArb,
   changeCapacity,
+  createHouseholds,
   createShapedDate,
   dateShapeArb,
   partyOf,
@@ -85,9 +86,7 @@ describe('registration invariants under random sequences (property-based)', () =
     const { privateSql } = ctx.dbs;
     const date = await createShapedDate(ctx.dbs, setup.shape);
     const { dateId, slotIds, targetOf, spotsFor } = date;
-    const households: TestHousehold[] = [];
-    for (const size of setup.sizes)
-      households.push(await createHousehold(privateSql, undefined, size));
+    const households = await createHouseholds(ctx.dbs, setup.sizes);
     const keyed: Keyed[] = [];
     let lastStatus: string; // FC_STATS=1 prints how often each action ended which way
     // a raised capacity is not an operation of ours: until staff promote (or a release runs the

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { TestDatabases } from '../support/databases';
-import type { TestHousehold } from '../support/households';
+import { createHousehold, TestHousehold } from '../support/households';
 import { createDate, createEvent, createSlotDate } from '../support/schedule-fixture';
 import { counterKey, counterMap, DateState, Level, Target } from './registration-state';
 
@@ -182,4 +182,26 @@ export async function changeCapacity(
     id,
   ]);
   return { before, after };
+}
+
+/** Households of the given sizes, one after another (ids ascend in this order). */
+export async function createHouseholds(
+  dbs: TestDatabases,
+  sizes: number[],
+): Promise<TestHousehold[]> {
+  const households: TestHousehold[] = [];
+  for (const size of sizes) households.push(await createHousehold(dbs.privateSql, undefined, size));
+  return households;
+}
+
+/** A date of `shape` and households of `sizes` to register for it. */
+export async function createScene(
+  dbs: TestDatabases,
+  shape: DateShape,
+  sizes: number[],
+): Promise<{ date: ShapedDate; households: TestHousehold[] }> {
+  return {
+    date: await createShapedDate(dbs, shape),
+    households: await createHouseholds(dbs, sizes),
+  };
 }

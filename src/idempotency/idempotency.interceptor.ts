@@ -3,6 +3,7 @@ import {
   applyDecorators,
   CallHandler,
   ExecutionContext,
+  Inject,
   Injectable,
   NestInterceptor,
   UseInterceptors,
@@ -13,8 +14,9 @@ import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
+import { ApiErrors } from '../openapi/api-errors';
 import { IdempotencyRepository } from './idempotency.repository';
-import { SagaOutcomeReader } from './saga-outcome.reader';
+import { SAGA_OUTCOME_RESOLVER, SagaOutcomeResolver } from './saga-outcome.port';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -48,7 +50,7 @@ function canonical(value: unknown): unknown {
 export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly keys: IdempotencyRepository,
-    private readonly outcomes: SagaOutcomeReader,
+    @Inject(SAGA_OUTCOME_RESOLVER) private readonly outcomes: SagaOutcomeResolver,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -134,10 +136,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ) {
         // the first request was cut off after its saga finished (maybe by recovery)
         const outcome = await this.outcomes.outcomeOf(stored.sagaId);
-        if (outcome) {
+        if (outcome?.kind === 'error') {
+          const status = httpStatusOf(outcome.error.code);
+          await this.keys.complete(scope, status, JSON.stringify(errorJson(outcome.error)));
+          throw outcome.error;
+        }
+        if (outcome?.kind === 'answer') {
           await this.keys.complete(scope, outcome.status, JSON.stringify(outcome.body));
-          if (outcome.status >= 400) throw domainFromJson(outcome.body);
-          return outcome;
+          return { status: outcome.status, body: outcome.body };
         }
       }
       throw new DomainError(
@@ -180,6 +186,11 @@ export function Idempotent(): MethodDecorator {
       description:
         'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
         'Still running: 409 IDEMPOTENCY_KEY_IN_USE. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.',
+    }),
+    ApiErrors({
+      VALIDATION_FAILED: 'an Idempotency-Key that is not 1 to 255 visible ASCII characters',
+      IDEMPOTENCY_KEY_IN_USE: 'the first request with this key is still running',
+      IDEMPOTENCY_KEY_REUSED: 'this key was used with a different request',
     }),
   );
 }

@@ -6,6 +6,8 @@ import { isValidIsoDate, isoToDateKey } from '../common/time';
 import type { AppConfig } from '../config/app-config';
 import { DatabaseModule } from '../database/database.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { DriftScope, DriftService } from '../registrations/saga/reconciliation/drift.service';
+import { ReconciliationModule } from '../registrations/saga/reconciliation/reconciliation.module';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import {
   CliFailure,
@@ -15,8 +17,6 @@ import {
   mustReachDatabases,
   oneLine,
 } from './cli-failure';
-import { DriftScope, DriftService } from './drift.service';
-import { ReconciliationModule } from './reconciliation.module';
 
 interface BackfillOptions {
   eventDate?: string;

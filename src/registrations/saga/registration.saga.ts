@@ -15,6 +15,7 @@ import type { CounterTarget } from '../../schedule/schedule.types';
 import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
 import { Registration, RegistrationStatus } from '../registration.types';
+import { legsOfChange } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
@@ -22,7 +23,6 @@ import {
   CancelOutcome,
   ChangeOutcome,
   HistoryEntry,
-  Leg,
   NewRegistration,
   OutboxMessage,
   SagaPlan,
@@ -182,39 +182,14 @@ export class RegistrationSaga {
   async change(input: ChangeInput): Promise<ChangeOutcome> {
     const r = input.registration;
     const plan = input.plan;
-    const holds = r.status === 'confirmed';
     const moving = plan.eventSlotId !== r.eventSlotId;
-    const target: CounterTarget = {
-      eventDateId: r.eventDateId,
-      eventHourId: plan.eventHourId,
-      eventSlotId: plan.eventSlotId,
-    };
-    const old: CounterTarget = {
-      eventDateId: r.eventDateId,
-      eventHourId: r.eventHourId,
-      eventSlotId: r.eventSlotId,
-    };
     const history: Pick<HistoryEntry, 'action' | 'toStatus'> = {
       action: moving ? 'moved' : 'party_changed',
       toStatus: 'confirmed',
     };
     const outbox: OutboxMessage = { kind: moving ? 'moved' : 'resized' };
-
-    let take: Leg | null = null;
-    let release: Leg | null = null;
-    if (holds && moving) {
-      take = { ...target, spots: plan.spots };
-      release = { ...old, spots: r.spots };
-      if (plan.spots === r.spots) plan.netMove = true;
-    } else if (holds && plan.spots > r.spots) {
-      take = { ...target, spots: plan.spots - r.spots };
-    } else if (holds && plan.spots < r.spots) {
-      release = { ...target, spots: r.spots - plan.spots };
-    } else if (!holds && moving) {
-      // a waitlisted registration moves only into a seat: it is confirmed there or refused
-      take = { ...target, spots: plan.spots };
-      history.action = 'moved';
-    }
+    const { take, release, netMove } = legsOfChange(r, plan);
+    if (netMove) plan.netMove = true;
 
     if (!take) {
       const applied = await this.steps.applyWithoutTake({

@@ -292,7 +292,7 @@ export class AdminRepository {
           throw new DomainError(
             'INVALID_STATE',
             'The capacity unit can change only while the date has no active registrations',
-            { activeRegistrations: n },
+            { details: { activeRegistrations: n } },
           );
         }
       }

@@ -1,4 +1,4 @@
-/** Two projects: unit specs beside the code, and HTTP/database specs in test/. */
+/** Three projects: unit specs beside the code, medium specs (services on real databases) and HTTP/database specs in test/. */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   projects: [
@@ -7,6 +7,14 @@ module.exports = {
       testEnvironment: 'node',
       rootDir: '.',
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+    },
+    {
+      // the saga and recovery with their real repositories on real MariaDB, without HTTP
+      displayName: 'medium',
+      testEnvironment: 'node',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/**/*.medium-spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
     },
     {

@@ -17,16 +17,14 @@ export function validationPipe(): ValidationPipe {
     transform: true,
     stopAtFirstError: false,
     exceptionFactory: (errors) =>
-      new DomainError(
-        'VALIDATION_FAILED',
-        'The request is not valid',
-        errors.slice(0, 20).map((e) => ({
+      new DomainError('VALIDATION_FAILED', 'The request is not valid', {
+        details: errors.slice(0, 20).map((e) => ({
           field: e.property,
           problems: Object.values(e.constraints ?? {}).concat(
             (e.children ?? []).length > 0 ? ['has invalid nested fields'] : [],
           ),
         })),
-      ),
+      }),
   });
 }
 

@@ -1,8 +1,15 @@
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  StreamableFile,
+} from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
@@ -25,6 +32,7 @@ import {
   WaitlistResponse,
 } from './admin.dto';
 import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
+import { contentDisposition } from './registrations-csv';
 
 const dateNotFound = () => new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
 const dateId = (id: string) => publicIdOrNotFound(id, dateNotFound);
@@ -60,25 +68,28 @@ export class AdminEventDatesController {
   @Get(':id/registrations.csv')
   @ApiOperation({
     summary:
-      "A date's registrations as CSV, any status, streamed. Role: staff or admin. UTF-8 with a byte order mark " +
-      '(for spreadsheets), RFC 4180 quoting, CRLF line ends. Columns: registrationId, status, householdId, ' +
-      'eventSlotId, startTime, endTime (the slot, or the date when it has no slots; blank for a slot no longer ' +
-      'active), partySize, spots, createdAt, cancelledAt, checkedInAt, memberIds (";"-separated), memberNames ' +
-      '("; "-separated "first last").',
+      "A date's registrations as CSV, any status, streamed, in the order staff work: by slot start time, then " +
+      "the lead member's last and first name, then registration id. Role: staff or admin. UTF-8 with a byte " +
+      'order mark (for spreadsheets), RFC 4180 quoting, CRLF line ends; a cell starting with = + - @ tab or CR ' +
+      "gets a leading ' so no spreadsheet runs it as a formula. Columns: Event, Date, Slot start, Slot end " +
+      '(the slot, or the date when it has no slots; blank for a slot no longer active), Last name, First name ' +
+      '(the lead: the head of household when on it, else the first member), Members ("; "-separated "first ' +
+      'last"), Status, Waitlist position, Party size, Spots, Checked in (yes/no), Checked in at, Registered at, ' +
+      'Cancelled at, Registration id, Household id, Slot id, Member ids (";"-separated). Every time is the ' +
+      "event's local time (events.time_zone; UTC when the schedule has none), named in its header, e.g. " +
+      '"Checked in at (America/New_York)", written YYYY-MM-DD HH:MM:SS. File name: the event name slugified ' +
+      'and the date, e.g. downtown-community-pantry-2026-12-03.csv (filename* carries non-ASCII names).',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'text/csv; charset=utf-8', schema: { type: 'string' } })
-  async exportCsv(@Param('id') id: string, @Res() response: Response): Promise<void> {
-    const eventDateId = dateId(id);
-    const lines = await this.dates.exportCsv(eventDateId);
-    response.status(200);
-    response.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    response.setHeader(
-      'Content-Disposition',
-      `attachment; filename="event-date-${eventDateId}-registrations.csv"`,
-    );
-    // pipeline waits for the client to drain each chunk and stops reading if it goes away
-    await pipeline(Readable.from(lines, { objectMode: false }), response);
+  async exportCsv(@Param('id') id: string): Promise<StreamableFile> {
+    const csv = await this.dates.exportCsv(dateId(id));
+    // a StreamableFile, not the platform's response: Nest pipes it with backpressure on Express
+    // and Fastify alike, and destroys it (no more pages read) when the client goes away
+    return new StreamableFile(csv.stream, {
+      type: 'text/csv; charset=utf-8',
+      disposition: contentDisposition(csv.fileName),
+    });
   }
 
   @Get(':id/waitlist')

@@ -1,7 +1,9 @@
+import { pipeline, Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { Page } from '../common/paging';
-import { dateKeyToIso, iso, todayKey } from '../common/time';
+import { dateKeyToIso, todayKey } from '../common/time';
 import { SettingsPatch } from '../registrations/date-settings.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegistrationService } from '../registrations/registration.service';
@@ -14,8 +16,15 @@ import {
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { ScheduleDate } from '../schedule/schedule.types';
 import { WaitlistRepository } from '../registrations/waitlist.repository';
-import { AdminRepository } from './admin.repository';
-import { ageGroups, AgeGroups, csvRecord, median } from './admin.rules';
+import { AdminRepository, ExportCursor, ExportOrder } from './admin.repository';
+import { ageGroups, AgeGroups, median } from './admin.rules';
+import {
+  csvCells,
+  csvColumns,
+  csvHeader,
+  exportFileName,
+  exportTimeZone,
+} from './registrations-csv';
 
 export interface AdminRegistrationView extends RegistrationView {
   household: { id: string; members: { id: string; firstName: string; lastName: string }[] };
@@ -38,21 +47,12 @@ export interface DateStats {
 }
 
 export const CSV_CHUNK = 500;
-export const CSV_HEADER = [
-  'registrationId',
-  'status',
-  'householdId',
-  'eventSlotId',
-  'startTime',
-  'endTime',
-  'partySize',
-  'spots',
-  'createdAt',
-  'cancelledAt',
-  'checkedInAt',
-  'memberIds',
-  'memberNames',
-];
+
+/** The export, ready to send: its file name and the CSV bytes, produced as they are read. */
+export interface CsvExport {
+  fileName: { ascii: string; utf8: string };
+  stream: Readable;
+}
 
 interface Times {
   startTime: string | null;
@@ -109,50 +109,50 @@ export class AdminEventDatesService {
   }
 
   /**
-   * The CSV export as a stream of text: the header, then the registrations read CSV_CHUNK at a
-   * time by id (keyset), so a large date is never held in memory. Each chunk is read when the
-   * consumer asks for more; rows reflect the moment their chunk was read. The date is checked
-   * before anything is produced, so an unknown date is still a plain 404.
+   * The CSV export: the header, then the registrations read CSV_CHUNK at a time (keyset, in
+   * the order staff work, see AdminRepository.exportPage), each page read only when the
+   * client has taken the previous one, so a large date is never held in memory. Rows reflect
+   * the moment their page was read. The date is checked before anything is produced, so an
+   * unknown date is still a plain 404. csv-stringify writes the BOM (spreadsheets then read
+   * UTF-8 names right), RFC 4180 quoting with CRLF, and escapes formulas: a cell starting with
+   * = + - @ tab or CR gets a leading ' (OWASP CSV injection), the name still readable.
    */
-  async exportCsv(eventDateId: number): Promise<AsyncIterable<string>> {
+  async exportCsv(eventDateId: number): Promise<CsvExport> {
     const date = await this.mustFindDate(eventDateId);
+    const day = dateKeyToIso(date.dateKey);
     const times = timesBySlot(date);
+    const columns = csvColumns({
+      eventName: date.eventName,
+      date: day,
+      timeZone: exportTimeZone(date.timeZone),
+      timesOf: (r) => {
+        const t =
+          r.eventSlotId === null
+            ? { startTime: date.startTime, endTime: date.endTime }
+            : times.get(r.eventSlotId);
+        return { start: t?.startTime ?? null, end: t?.endTime ?? null };
+      },
+    });
+    const order = exportOrder(date);
     const admin = this.admin;
-    async function* lines(): AsyncGenerator<string> {
-      // a byte order mark, so spreadsheet programs read the UTF-8 names correctly
-      yield `\uFEFF${csvRecord(CSV_HEADER)}`;
-      let afterId = '0';
-      for (;;) {
-        const rows = await admin.exportChunk(eventDateId, afterId, CSV_CHUNK);
-        if (rows.length === 0) return;
-        let text = '';
-        for (const r of rows) {
-          const t =
-            r.eventSlotId === null
-              ? { startTime: date.startTime, endTime: date.endTime }
-              : times.get(r.eventSlotId);
-          text += csvRecord([
-            r.id,
-            r.status,
-            r.householdId,
-            r.eventSlotId,
-            t?.startTime ?? null,
-            t?.endTime ?? null,
-            r.partySize,
-            r.spots,
-            iso(r.createdAt),
-            iso(r.cancelledAt),
-            iso(r.checkedInAt),
-            r.members.map((m) => m.id).join(';'),
-            r.members.map((m) => `${m.firstName} ${m.lastName}`).join('; '),
-          ]);
-        }
-        yield text;
-        afterId = rows[rows.length - 1].id;
-        if (rows.length < CSV_CHUNK) return;
-      }
+    async function* records(): AsyncGenerator<(string | null)[]> {
+      let after: ExportCursor | undefined;
+      do {
+        const page = await admin.exportPage(eventDateId, order, after, CSV_CHUNK);
+        for (const row of page.rows) yield csvCells(columns, row);
+        after = page.next;
+      } while (after);
     }
-    return lines();
+    const stringifier = stringify({
+      bom: true,
+      header: true,
+      columns: csvHeader(columns),
+      record_delimiter: 'windows',
+      escape_formulas: true,
+    });
+    // pipeline destroys both streams when either fails or the client goes away
+    const stream = pipeline(Readable.from(records()), stringifier, () => undefined);
+    return { fileName: exportFileName(date.eventName, day), stream };
   }
 
   /** Every waitlisted registration of the date, by slot start time and then position. */
@@ -214,6 +214,21 @@ export class AdminEventDatesService {
     if (!date) throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
     return date;
   }
+}
+
+/** Slots ranked by start time (equal times share a rank); a slotless booking by the date's start. */
+function exportOrder(date: ScheduleDate): ExportOrder {
+  const slots = date.hours.flatMap((h) => h.slots);
+  const starts = [
+    ...new Set([...slots.map((s) => s.startTime ?? '~'), date.startTime ?? '~']),
+  ].sort();
+  const rank = (start: string | null) => starts.indexOf(start ?? '~');
+  return {
+    slot: new Map(slots.map((s) => [s.id, rank(s.startTime)])),
+    dateLevel: rank(date.startTime),
+    // a slot no longer in the schedule has no time to sort by: last
+    other: starts.length,
+  };
 }
 
 function timesBySlot(date: ScheduleDate): Map<number, Times> {

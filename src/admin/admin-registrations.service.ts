@@ -1,14 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { DomainEvents } from '../common/domain-events';
+import { retryWhileBusy } from '../common/retry';
 import { dateKeyToIso } from '../common/time';
 import { HouseholdRepository } from '../households/household.repository';
 import {
   HistoryRow,
   RegistrationHistoryRepository,
 } from '../registrations/registration-history.repository';
+import { registrationChanged } from '../registrations/registration.events';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegisterCommand, RegistrationService } from '../registrations/registration.service';
+import { registrationBusy } from '../registrations/saga/saga.errors';
 import { Actor, Registration, RegistrationView, toView } from '../registrations/registration.types';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import { AdminRepository } from './admin.repository';
@@ -23,7 +26,6 @@ export interface BulkCommand {
 }
 
 export const ABORTED = 'ALL_OR_NOTHING_ABORTED';
-const RETRIES = 20;
 
 // Staff acts on registrations. Registering and cancelling go through RegistrationService and
 // its saga, exactly as for participants, with the staff member's sub as the actor.
@@ -102,60 +104,63 @@ export class AdminRegistrationsService {
     actor: Actor,
     now: Date = new Date(),
   ): Promise<{ registration: RegistrationView; alreadyCheckedIn: boolean }> {
-    for (let attempt = 0; ; attempt++) {
-      const registration = await this.registrationService.get(id, undefined);
-      if (registration.status !== 'confirmed' && registration.status !== 'checked_in') {
-        throw new DomainError(
-          'INVALID_STATE',
-          `A ${registration.status} registration cannot be checked in`,
-        );
-      }
-      const memberIds = input.memberIds ?? registration.memberIds;
-      const onIt = new Set(registration.memberIds);
-      const strangers = memberIds.filter((m) => !onIt.has(m));
-      if (strangers.length > 0) {
-        throw new DomainError(
-          'MEMBER_NOT_IN_HOUSEHOLD',
-          'Every member checked in must be on the registration',
-          {
-            memberIds: strangers,
-          },
-        );
-      }
-      const date = await this.schedule.findDate(registration.eventDateId);
-      if (!date) throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
-      const at = input.checkedInAt ?? now;
-      const problem = checkInTimeProblem(at, dateKeyToIso(date.dateKey), now);
-      if (problem)
-        throw new DomainError('VALIDATION_FAILED', problem, [
-          { field: 'checkedInAt', problems: [problem] },
-        ]);
-      if (registration.status === 'checked_in')
-        return { registration: toView(registration), alreadyCheckedIn: true };
+    return retryWhileBusy<{ registration: RegistrationView; alreadyCheckedIn: boolean }>(
+      async () => {
+        const registration = await this.registrationService.get(id, undefined);
+        if (registration.status !== 'confirmed' && registration.status !== 'checked_in') {
+          throw new DomainError(
+            'INVALID_STATE',
+            `A ${registration.status} registration cannot be checked in`,
+          );
+        }
+        const memberIds = input.memberIds ?? registration.memberIds;
+        const onIt = new Set(registration.memberIds);
+        const strangers = memberIds.filter((m) => !onIt.has(m));
+        if (strangers.length > 0) {
+          throw new DomainError(
+            'MEMBER_NOT_IN_HOUSEHOLD',
+            'Every member checked in must be on the registration',
+            {
+              details: {
+                memberIds: strangers,
+              },
+            },
+          );
+        }
+        const date = await this.schedule.findDate(registration.eventDateId);
+        if (!date) throw new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
+        const at = input.checkedInAt ?? now;
+        const problem = checkInTimeProblem(at, dateKeyToIso(date.dateKey), now);
+        if (problem)
+          throw new DomainError('VALIDATION_FAILED', problem, {
+            details: [{ field: 'checkedInAt', problems: [problem] }],
+          });
+        if (registration.status === 'checked_in')
+          return {
+            kind: 'done',
+            value: { registration: toView(registration), alreadyCheckedIn: true },
+          };
 
-      if (
-        await this.admin.checkIn({
-          registration,
-          memberIds,
-          checkedInAt: at,
-          actor: actor.sub,
-        })
-      ) {
-        const checkedIn = await this.registrationService.get(id, undefined);
-        this.announce(checkedIn);
-        return { registration: toView(checkedIn), alreadyCheckedIn: false };
-      }
-      // another request changed it, or a saga (a move, a resize) holds it for a moment
-      if (attempt >= RETRIES) {
-        throw new DomainError(
-          'INVALID_STATE',
-          'The registration is being changed by another request; try again',
-          undefined,
-          1,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+        if (
+          await this.admin.checkIn({
+            registration,
+            memberIds,
+            checkedInAt: at,
+            actor: actor.sub,
+          })
+        ) {
+          const checkedIn = await this.registrationService.get(id, undefined);
+          this.announce(checkedIn);
+          return {
+            kind: 'done',
+            value: { registration: toView(checkedIn), alreadyCheckedIn: false },
+          };
+        }
+        // another request changed it, or a saga (a move, a resize) holds it for a moment
+        return { kind: 'busy' };
+      },
+      registrationBusy,
+    );
   }
 
   async cancel(id: string, actor: Actor): Promise<RegistrationView> {
@@ -226,17 +231,7 @@ export class AdminRegistrationsService {
 
   private announce(r: Registration): void {
     // a check-in changes no counter, so there is no availability event
-    this.events.emit({
-      type: 'registration',
-      registrationId: r.id,
-      householdId: r.householdId,
-      eventDateId: r.eventDateId,
-      eventSlotId: r.eventSlotId,
-      status: r.status,
-      waitlistPosition: null,
-      action: 'checked_in',
-      at: new Date(),
-    });
+    this.events.emit(registrationChanged(r, 'checked_in', new Date()));
   }
 }
 

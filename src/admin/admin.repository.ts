@@ -34,7 +34,25 @@ export interface ExportRow {
   createdAt: Date;
   cancelledAt: Date | null;
   checkedInAt: Date | null;
+  waitlistPosition: number | null;
+  /** the member the row is sorted by: the head of household when on it, else the first */
+  lead: { firstName: string; lastName: string } | null;
   members: { id: string; firstName: string; lastName: string }[];
+}
+
+/** Sort ranks of the export: slots by start time; equal start times share a rank. */
+export interface ExportOrder {
+  slot: Map<number, number>;
+  dateLevel: number;
+  other: number;
+}
+
+/** Where the previous export page ended. */
+export interface ExportCursor {
+  rank: number;
+  lastName: string;
+  firstName: string;
+  id: string;
 }
 
 export interface DateFigures {
@@ -87,9 +105,32 @@ export class AdminRepository {
     }));
   }
 
-  /** Up to `limit` registrations of a date with id above `afterId` (keyset), by id. */
-  async exportChunk(eventDateId: number, afterId: string, limit: number): Promise<ExportRow[]> {
+  /**
+   * One page of the CSV export, in the order staff work: by slot start time (`order.slot`
+   * gives each slot's rank; `order.dateLevel` is the rank of registrations without a slot,
+   * `order.other` that of slots no longer in the schedule), then the lead's last and first
+   * name, then id. Keyset on exactly those keys, so pages never skip or repeat a row and the
+   * database is read one page at a time.
+   */
+  async exportPage(
+    eventDateId: number,
+    order: ExportOrder,
+    after: ExportCursor | undefined,
+    limit: number,
+  ): Promise<{ rows: ExportRow[]; next: ExportCursor | undefined }> {
     return translatePrivateError(async () => {
+      const ranks = [...order.slot];
+      const rankCase =
+        'CASE WHEN r.event_slot_id IS NULL THEN ? ' +
+        ranks.map(() => 'WHEN r.event_slot_id = ? THEN ? ').join('') +
+        'ELSE ? END';
+      const rankParams = [
+        order.dateLevel,
+        ...ranks.flatMap(([slotId, rank]) => [slotId, rank]),
+        order.other,
+      ];
+      const cursor = after ?? { rank: -1, lastName: '', firstName: '', id: '0' };
+      // the lead: the head of household when on the registration, else its first member
       const rows = await this.db.query<
         {
           id: string;
@@ -101,15 +142,48 @@ export class AdminRepository {
           created_at: Date;
           cancelled_at: Date | null;
           checked_in_at: Date | null;
+          waitlist_position: number | string | null;
+          slot_rank: number | string;
+          lead_id: string | null;
+          lead_last: string;
+          lead_first: string;
         }[]
       >(
-        `SELECT id, status, household_id, event_slot_id, party_size, spots, created_at, cancelled_at, checked_in_at
-           FROM event_registrations
-          WHERE event_date_id = ? AND id > ? AND status <> 'failed'
-          ORDER BY id LIMIT ?`,
-        [eventDateId, afterId, limit],
+        `SELECT * FROM (
+           SELECT r.id, r.status, r.household_id, r.event_slot_id, r.party_size, r.spots,
+                  r.created_at, r.cancelled_at, r.checked_in_at,
+                  IF(r.status = 'waitlisted',
+                    (SELECT COUNT(*) + 1 FROM event_registrations w
+                      WHERE w.event_date_id = r.event_date_id AND w.event_slot_id <=> r.event_slot_id
+                        AND w.status = 'waitlisted'
+                        AND (w.queued_at < r.queued_at OR (w.queued_at = r.queued_at AND w.id < r.id))),
+                    NULL) AS waitlist_position,
+                  ${rankCase} AS slot_rank,
+                  lead.id AS lead_id,
+                  COALESCE(lead.last_name, '') AS lead_last,
+                  COALESCE(lead.first_name, '') AS lead_first
+             FROM event_registrations r
+             LEFT JOIN household_members lead ON lead.id = (
+               SELECT rm.member_id FROM event_registration_members rm
+                 JOIN household_members hm ON hm.id = rm.member_id
+                WHERE rm.registration_id = r.id
+                ORDER BY hm.is_head_of_household DESC, hm.id LIMIT 1)
+            WHERE r.event_date_id = ? AND r.status <> 'failed'
+         ) t
+         WHERE (t.slot_rank, t.lead_last, t.lead_first, t.id) > (?, ?, ?, ?)
+         ORDER BY t.slot_rank, t.lead_last, t.lead_first, t.id
+         LIMIT ?`,
+        [
+          ...rankParams,
+          eventDateId,
+          cursor.rank,
+          cursor.lastName,
+          cursor.firstName,
+          cursor.id,
+          limit,
+        ],
       );
-      if (rows.length === 0) return [];
+      if (rows.length === 0) return { rows: [], next: undefined };
       const members = await this.db.query<
         { registration_id: string; id: string; first_name: string; last_name: string }[]
       >(
@@ -124,18 +198,32 @@ export class AdminRepository {
         list.push({ id: String(m.id), firstName: m.first_name, lastName: m.last_name });
         byRegistration.set(String(m.registration_id), list);
       }
-      return rows.map((r) => ({
-        id: String(r.id),
-        status: r.status,
-        householdId: String(r.household_id),
-        eventSlotId: r.event_slot_id,
-        partySize: r.party_size,
-        spots: r.spots,
-        createdAt: r.created_at,
-        cancelledAt: r.cancelled_at,
-        checkedInAt: r.checked_in_at,
-        members: byRegistration.get(String(r.id)) ?? [],
-      }));
+      const last = rows[rows.length - 1];
+      return {
+        rows: rows.map((r) => ({
+          id: String(r.id),
+          status: r.status,
+          householdId: String(r.household_id),
+          eventSlotId: r.event_slot_id,
+          partySize: r.party_size,
+          spots: r.spots,
+          createdAt: r.created_at,
+          cancelledAt: r.cancelled_at,
+          checkedInAt: r.checked_in_at,
+          waitlistPosition: r.waitlist_position === null ? null : Number(r.waitlist_position),
+          lead: r.lead_id === null ? null : { firstName: r.lead_first, lastName: r.lead_last },
+          members: byRegistration.get(String(r.id)) ?? [],
+        })),
+        next:
+          rows.length < limit
+            ? undefined
+            : {
+                rank: Number(last.slot_rank),
+                lastName: last.lead_last,
+                firstName: last.lead_first,
+                id: String(last.id),
+              },
+      };
     });
   }
 
@@ -204,7 +292,7 @@ export class AdminRepository {
           throw new DomainError(
             'INVALID_STATE',
             'The capacity unit can change only while the date has no active registrations',
-            { activeRegistrations: n },
+            { details: { activeRegistrations: n } },
           );
         }
       }

@@ -33,18 +33,6 @@ export function median(values: number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF; quotes doubled. */
-export function csvField(value: string | number | null): string {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** One CSV record, CRLF-terminated as RFC 4180 asks. */
-export function csvRecord(values: (string | number | null)[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
-}
-
 /**
  * Whether a check-in instant is acceptable: on the event's day (UTC) and not in the future.
  * A scanner's clock may run a little ahead of ours, hence `skewMs`.

@@ -27,15 +27,26 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+export interface DomainErrorOptions {
+  /** the contract's `details`: per-field problems, or facts about the conflict */
+  details?: unknown;
+  /** sent as Retry-After */
+  retryAfterSeconds?: number;
+}
+
 export class DomainError extends Error {
+  readonly details?: unknown;
+  readonly retryAfterSeconds?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
-    readonly retryAfterSeconds?: number,
+    options: DomainErrorOptions = {},
   ) {
     super(message);
     this.name = 'DomainError';
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

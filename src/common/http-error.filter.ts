@@ -52,7 +52,9 @@ interface BodyParserError {
 function toDomainError(exception: unknown): DomainError | undefined {
   if (exception instanceof DomainError) return exception;
   if (exception instanceof ThrottlerException) {
-    return new DomainError('RATE_LIMITED', 'Too many requests; try again shortly', undefined, 60);
+    return new DomainError('RATE_LIMITED', 'Too many requests; try again shortly', {
+      retryAfterSeconds: 60,
+    });
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -60,7 +62,7 @@ function toDomainError(exception: unknown): DomainError | undefined {
     if (code === undefined) return undefined;
     const message =
       code === 'VALIDATION_FAILED' ? 'The request is not valid' : messageOf(exception);
-    return new DomainError(code, message, validationDetails(exception));
+    return new DomainError(code, message, { details: validationDetails(exception) });
   }
   // body-parser errors (malformed JSON, too large, bad charset, corrupt gzip) arrive as plain
   // http-errors: a `type`, or at least `expose` (set on every 4xx they create)

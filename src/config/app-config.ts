@@ -144,8 +144,7 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
-export function loadConfig(env: Env = process.env): AppConfig {
-  const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
+function jwtConfig(env: Env): AppConfig['jwt'] {
   const secret = text(env, 'JWT_SECRET');
   const publicKey = text(env, 'JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
   if (publicKey === undefined && secret === undefined) {
@@ -157,37 +156,49 @@ export function loadConfig(env: Env = process.env): AppConfig {
     } catch {
       throw new ConfigError('JWT_PUBLIC_KEY', 'must be a PEM public key');
     }
+    return {
+      algorithm: 'RS256',
+      key: publicKey,
+      issuer: text(env, 'JWT_ISSUER'),
+      audience: text(env, 'JWT_AUDIENCE'),
+    };
   }
-  if (publicKey === undefined && secret !== undefined && secret.length < 16) {
+  if (secret !== undefined && secret.length < 16) {
     throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
   }
-  if (publicKey === undefined) refusePlaceholder('JWT_SECRET', secret);
+  refusePlaceholder('JWT_SECRET', secret);
+  return {
+    algorithm: 'HS256',
+    key: secret as string,
+    issuer: text(env, 'JWT_ISSUER'),
+    audience: text(env, 'JWT_AUDIENCE'),
+  };
+}
+
+export interface LoadOptions {
+  /**
+   * `boot` (the server, the token command): the token settings are checked now.
+   * `on-use` (an ops command that never handles a token): they are checked the first time
+   * something reads `config.jwt`, with the same error, so a missing JWT_SECRET does not stop it.
+   */
+  jwt?: 'boot' | 'on-use';
+}
+
+export function loadConfig(env: Env = process.env, options: LoadOptions = {}): AppConfig {
+  const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
+  const jwt = options.jwt === 'on-use' ? undefined : jwtConfig(env);
   refusePlaceholder('NOTIFY_WEBHOOK_SECRET', text(env, 'NOTIFY_WEBHOOK_SECRET'));
   const failpoints = (text(env, 'FAILPOINTS') ?? '').split(',').filter((f) => f !== '');
   if (failpoints.length > 0 && nodeEnv === 'production') {
     throw new ConfigError('FAILPOINTS', 'is for tests only and refused when NODE_ENV=production');
   }
-  return {
+  const config: Omit<AppConfig, 'jwt'> = {
     nodeEnv,
     port: integer(env, 'PORT', 3000, 0, 65535),
     publicDb: parseDbUrl('PUBLIC_DB_URL', text(env, 'PUBLIC_DB_URL') ?? DEFAULT_PUBLIC_DB_URL),
     privateDb: parseDbUrl('PRIVATE_DB_URL', text(env, 'PRIVATE_DB_URL') ?? DEFAULT_PRIVATE_DB_URL),
     publicPoolSize: integer(env, 'PUBLIC_DB_POOL_SIZE', 10, 1, 500),
     privatePoolSize: integer(env, 'PRIVATE_DB_POOL_SIZE', 10, 1, 500),
-    jwt:
-      publicKey !== undefined
-        ? {
-            algorithm: 'RS256',
-            key: publicKey,
-            issuer: text(env, 'JWT_ISSUER'),
-            audience: text(env, 'JWT_AUDIENCE'),
-          }
-        : {
-            algorithm: 'HS256',
-            key: secret as string,
-            issuer: text(env, 'JWT_ISSUER'),
-            audience: text(env, 'JWT_AUDIENCE'),
-          },
     redisUrl: url(env, 'REDIS_URL'),
     sagaGraceSeconds: integer(env, 'SAGA_GRACE_SECONDS', 30, 1, 3600),
     recoveryIntervalMs: integer(env, 'RECOVERY_INTERVAL_MS', 2000, 0, 3_600_000),
@@ -213,6 +224,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logFormat: logFormat(env),
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
   };
+  if (jwt !== undefined) return { ...config, jwt };
+  let checked: AppConfig['jwt'] | undefined;
+  return Object.defineProperty(config, 'jwt', {
+    enumerable: true,
+    get: () => (checked ??= jwtConfig(env)),
+  }) as AppConfig;
 }
 
 /** Boot-time validation: a bad variable stops the process with its name, not a stack trace. */

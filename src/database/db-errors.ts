@@ -41,19 +41,19 @@ export function isDuplicateKey(error: unknown, key?: string): boolean {
   return message.includes(key);
 }
 
+/** The public (schedule) database is unreachable, or a statement's outcome there is unknown. */
+export function scheduleUnavailable(): DomainError {
+  return new DomainError('SCHEDULE_UNAVAILABLE', 'The schedule is unavailable; try again shortly', {
+    retryAfterSeconds: 5,
+  });
+}
+
 /** Public database unreachable -> 503 SCHEDULE_UNAVAILABLE; anything else is rethrown. */
 export async function translatePublicError<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isConnectionError(error)) {
-      throw new DomainError(
-        'SCHEDULE_UNAVAILABLE',
-        'The schedule is unavailable; try again shortly',
-        undefined,
-        5,
-      );
-    }
+    if (isConnectionError(error)) throw scheduleUnavailable();
     throw error;
   }
 }
@@ -67,8 +67,9 @@ export async function translatePrivateError<T>(work: () => Promise<T>): Promise<
       throw new DomainError(
         'SERVICE_UNAVAILABLE',
         'The service is unavailable; try again shortly',
-        undefined,
-        5,
+        {
+          retryAfterSeconds: 5,
+        },
       );
     }
     throw error;

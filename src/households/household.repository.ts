@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error';
 import { PRIVATE_DB } from '../database/database.constants';
-import { isDuplicateKey, translatePrivateError, withLockRetry } from '../database/db-errors';
+import { privateTransaction } from '../database/sql';
+import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
 
 export interface MemberRow {
   id: string;
@@ -185,7 +186,7 @@ export class HouseholdRepository {
   }
 
   private async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return translatePrivateError(() => withLockRetry(() => this.db.transaction(work)));
+    return privateTransaction(this.db, work);
   }
 }
 

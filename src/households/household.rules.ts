@@ -25,7 +25,9 @@ export function decideAdd(members: MemberRow[], input: NewMember): MemberChange[
   const head = activeHead(members);
   if (input.isHeadOfHousehold && head) {
     throw new DomainError('INVALID_STATE', 'The household already has a head of household', {
-      headMemberId: head.id,
+      details: {
+        headMemberId: head.id,
+      },
     });
   }
   return [{ kind: 'insert', member: input }];
@@ -42,7 +44,9 @@ export function decideUpdate(
   const head = activeHead(members, memberId);
   if (fields.isHeadOfHousehold === true && head) {
     throw new DomainError('INVALID_STATE', 'The household already has a head of household', {
-      headMemberId: head.id,
+      details: {
+        headMemberId: head.id,
+      },
     });
   }
   return [{ kind: 'update', id: memberId, fields }];

@@ -84,9 +84,9 @@ export class HouseholdService {
       isHeadOfHousehold: body.isHeadOfHousehold,
     };
     if (Object.values(fields).every((v) => v === undefined)) {
-      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [
-        { field: 'body', problems: ['name at least one field to change'] },
-      ]);
+      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', {
+        details: [{ field: 'body', problems: ['name at least one field to change'] }],
+      });
     }
     return this.changeOne(sub, memberId, (members) => decideUpdate(members, memberId, fields));
   }

@@ -149,15 +149,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
       throw new DomainError(
         'IDEMPOTENCY_KEY_IN_USE',
         'A request with this Idempotency-Key is still running',
-        undefined,
-        1,
+        { retryAfterSeconds: 1 },
       );
     }
     throw new DomainError(
       'IDEMPOTENCY_KEY_IN_USE',
       'A request with this Idempotency-Key is still running',
-      undefined,
-      1,
+      { retryAfterSeconds: 1 },
     );
   }
 }
@@ -173,7 +171,7 @@ function errorJson(error: DomainError): unknown {
 
 function domainFromJson(body: unknown, replayed = false): DomainError {
   const b = body as { code: DomainError['code']; message: string; details?: unknown };
-  return Object.assign(new DomainError(b.code, b.message, b.details), { replayed });
+  return Object.assign(new DomainError(b.code, b.message, { details: b.details }), { replayed });
 }
 
 /** POST/PATCH/PUT/DELETE routes: honours the Idempotency-Key header. */

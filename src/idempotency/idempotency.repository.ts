@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
-import type { Queryable } from '../database/sql';
+import { affectedRows, Queryable } from '../database/sql';
 
 export interface StoredKey {
   requestHash: string;
@@ -97,7 +97,7 @@ export class IdempotencyRepository {
         [LOCK_SECONDS, scope],
       ),
     );
-    return ((result as { affectedRows?: number }).affectedRows ?? 0) === 1;
+    return affectedRows(result) === 1;
   }
 
   async removeExpired(scope: string): Promise<void> {
@@ -136,6 +136,6 @@ export class IdempotencyRepository {
     const result = await translatePrivateError(() =>
       this.db.query<unknown>('DELETE FROM idempotency_keys WHERE expires_at < NOW(6) LIMIT 1000'),
     );
-    return (result as { affectedRows?: number }).affectedRows ?? 0;
+    return affectedRows(result);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
-import { withLockRetry } from '../database/db-errors';
+import { privateTransaction } from '../database/sql';
 import type { Queryable } from '../database/sql';
 
 export interface OutboxMessage {
@@ -83,36 +83,34 @@ export class NotificationOutboxRepository {
       [limit],
     );
     if (heads.length === 0) return [];
-    return withLockRetry(() =>
-      this.db.transaction(async (m) => {
-        // another dispatcher may hold some of them: skip those instead of waiting
-        const locked = await m.query<RawMessage[]>(
-          `SELECT id, household_id, registration_id, kind, payload, attempts + 1 AS attempts,
+    return privateTransaction(this.db, async (m) => {
+      // another dispatcher may hold some of them: skip those instead of waiting
+      const locked = await m.query<RawMessage[]>(
+        `SELECT id, household_id, registration_id, kind, payload, attempts + 1 AS attempts,
                   TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)) / 1000000 AS age_seconds
              FROM notification_outbox
             WHERE id IN (?) AND sent_at IS NULL AND available_at <= NOW(6)
             ORDER BY id FOR UPDATE SKIP LOCKED`,
-          [heads.map((h) => h.id)],
-        );
-        if (locked.length === 0) return [];
-        // still the oldest unfinished of its household, now that the row is ours
-        const stillHeads = await m.query<{ id: string }[]>(
-          `SELECT MIN(id) AS id FROM notification_outbox
+        [heads.map((h) => h.id)],
+      );
+      if (locked.length === 0) return [];
+      // still the oldest unfinished of its household, now that the row is ours
+      const stillHeads = await m.query<{ id: string }[]>(
+        `SELECT MIN(id) AS id FROM notification_outbox
             WHERE household_id IN (?) AND sent_at IS NULL GROUP BY household_id`,
-          [[...new Set(locked.map((r) => r.household_id))]],
-        );
-        const headIds = new Set(stillHeads.map((h) => String(h.id)));
-        const claimed = locked.filter((r) => headIds.has(String(r.id)));
-        if (claimed.length === 0) return [];
-        await m.query(
-          `UPDATE notification_outbox
+        [[...new Set(locked.map((r) => r.household_id))]],
+      );
+      const headIds = new Set(stillHeads.map((h) => String(h.id)));
+      const claimed = locked.filter((r) => headIds.has(String(r.id)));
+      if (claimed.length === 0) return [];
+      await m.query(
+        `UPDATE notification_outbox
               SET attempts = attempts + 1, available_at = NOW(6) + INTERVAL ? MICROSECOND
             WHERE id IN (?)`,
-          [leaseMs * 1000, claimed.map((r) => r.id)],
-        );
-        return claimed.map(toMessage);
-      }),
-    );
+        [leaseMs * 1000, claimed.map((r) => r.id)],
+      );
+      return claimed.map(toMessage);
+    });
   }
 
   async markSent(id: string): Promise<void> {

@@ -1,8 +1,7 @@
-import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import type { Role } from '../auth/auth-user';
 import { mintDevToken } from '../auth/token';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { CliFailure, commandConfig } from './cli-failure';
 
 const ROLES: readonly Role[] = ['participant', 'staff', 'admin'];
 
@@ -19,7 +18,7 @@ export function parseRoles(value: string): Role[] {
     .filter((r) => r !== '');
   const unknown = roles.filter((r) => !ROLES.includes(r as Role));
   if (roles.length === 0 || unknown.length > 0) {
-    throw new Error(
+    throw new CliFailure(
       `--roles must be a comma-separated list of ${ROLES.join(', ')}; got "${value}"`,
     );
   }
@@ -28,7 +27,7 @@ export function parseRoles(value: string): Role[] {
 
 export function parseExpiresIn(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 366 * 86_400) {
-    throw new Error(
+    throw new CliFailure(
       `--expires-in must be a number of seconds between 1 and ${366 * 86_400}; got "${value}"`,
     );
   }
@@ -36,16 +35,13 @@ export function parseExpiresIn(value: string): number {
 }
 
 // Prints a development token signed with JWT_SECRET (HS256). Only the token goes to stdout, so
-// `TOKEN=$(npm run -s cli -- token --sub alice)` works.
+// `TOKEN=$(npm run -s cli -- token --sub alice)` works. Needs JWT_SECRET, and no database.
 @Command({ name: 'token', description: 'print a development JWT signed with JWT_SECRET' })
 export class TokenCommand extends CommandRunner {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    super();
-  }
-
   run(_params: string[], options: TokenOptions): Promise<void> {
+    const config = commandConfig({ jwt: 'boot' });
     const token = mintDevToken(
-      this.config,
+      config,
       options.sub,
       options.roles ?? ['participant'],
       options.expiresIn,
@@ -57,7 +53,7 @@ export class TokenCommand extends CommandRunner {
   @Option({ flags: '--sub <id>', description: 'the account id (JWT sub)', required: true })
   parseSub(value: string): string {
     if (value.length === 0 || value.length > 191)
-      throw new Error('--sub must be 1 to 191 characters');
+      throw new CliFailure('--sub must be 1 to 191 characters');
     return value;
   }
 

@@ -4,10 +4,9 @@ import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { translatePrivateError } from '../database/db-errors';
 import { affectedRows, insertId, Queryable } from '../database/sql';
-import type { CounterTarget } from '../schedule/schedule.types';
 import { RawRegistration, SELECT_REGISTRATION, toRegistration } from './registration.row';
 import { ACTIVE_STATUSES, Registration, RegistrationStatus } from './registration.types';
-import type { SagaPlan } from './saga/saga.types';
+import type { NewRegistration, SagaPlan } from './saga/saga.types';
 
 /** A registration claimed by a saga: only that saga may finish it (the fence). */
 export interface Claimed {
@@ -122,15 +121,10 @@ export class RegistrationRepository {
   /** A new registration in status pending, with its members; returns its id. */
   async insertPending(
     m: Queryable,
-    input: {
-      householdId: string;
-      eventId: number;
-      target: CounterTarget;
-      partySize: number;
-      spots: number;
-      memberIds: string[];
-      actor: string;
-    },
+    input: Pick<
+      NewRegistration,
+      'householdId' | 'eventId' | 'target' | 'partySize' | 'spots' | 'memberIds' | 'actor'
+    >,
   ): Promise<string> {
     const inserted = await m.query<unknown>(
       `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id,

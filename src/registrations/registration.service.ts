@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import { DomainEvents, RegistrationAction, RegistrationChanged } from '../common/domain-events';
+import { DomainEvents, RegistrationAction } from '../common/domain-events';
 import { Page } from '../common/paging';
+import { retryWhileBusy } from '../common/retry';
 import { HouseholdRepository } from '../households/household.repository';
 import { MetricsService } from '../metrics/metrics.service';
 import { countersOf, PublicCounterRepository } from '../schedule/public-counter.repository';
@@ -10,7 +11,8 @@ import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
 import { DateSettingsRepository } from './date-settings.repository';
 import { RegistrationRepository } from './registration.repository';
-import { changeFull, registrationFull } from './saga/saga.errors';
+import { registrationChanged } from './registration.events';
+import { changeFull, registrationBusy, registrationFull } from './saga/saga.errors';
 import { RegistrationSaga } from './saga/registration.saga';
 import {
   Actor,
@@ -33,8 +35,6 @@ export interface ChangeCommand {
   memberIds?: string[];
   eventSlotId?: number;
 }
-
-const BUSY_RETRIES = 20;
 
 // The registration rules of the contract. SQL lives in the repositories, the two-database
 // choreography in RegistrationSaga; this class decides what is allowed and in which order.
@@ -142,7 +142,7 @@ export class RegistrationService {
     command: ChangeCommand,
     actor: Actor,
   ): Promise<RegistrationView> {
-    for (let attempt = 0; ; attempt++) {
+    return retryWhileBusy<RegistrationView>(async () => {
       const registration = await this.get(id, householdId);
       if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
         throw new DomainError(
@@ -172,12 +172,8 @@ export class RegistrationService {
         actor: actor.sub,
         idempotencyScope: actor.idempotencyScope,
       });
-      if (result === 'busy') {
-        if (attempt >= BUSY_RETRIES) throw busy();
-        await pause(50);
-        continue;
-      }
-      if (result === 'full') throw changeFull();
+      if (result.kind === 'busy') return result;
+      if (result.kind === 'full') throw changeFull();
       const old: CounterTarget = {
         eventDateId: registration.eventDateId,
         eventHourId: registration.eventHourId,
@@ -193,8 +189,8 @@ export class RegistrationService {
         updated,
         updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
       );
-      return toView(updated);
-    }
+      return { kind: 'done', value: toView(updated) };
+    }, registrationBusy);
   }
 
   async cancel(
@@ -202,27 +198,22 @@ export class RegistrationService {
     householdId: string | undefined,
     actor: Actor,
   ): Promise<RegistrationView> {
-    for (let attempt = 0; ; attempt++) {
+    return retryWhileBusy<RegistrationView>(async () => {
       const registration = await this.get(id, householdId);
-      if (registration.status === 'cancelled') return toView(registration);
+      if (registration.status === 'cancelled') return { kind: 'done', value: toView(registration) };
       if (registration.status === 'checked_in') {
         throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
       }
-      const result =
-        registration.status === 'pending'
-          ? 'busy'
-          : await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
-      if (result === 'busy') {
-        if (attempt >= BUSY_RETRIES) throw busy();
-        await pause(50);
-        continue;
-      }
+      // a pending registration is still in its register saga
+      if (registration.status === 'pending') return { kind: 'busy' };
+      const result = await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
+      if (result.kind === 'busy') return result;
       const target: CounterTarget = registration;
       await this.afterRelease(target, actor.sub, registration.status === 'waitlisted');
       const cancelled = await this.mustFind(id);
       this.announce(cancelled, 'cancelled');
-      return toView(cancelled);
-    }
+      return { kind: 'done', value: toView(cancelled) };
+    }, registrationBusy);
   }
 
   /**
@@ -375,37 +366,6 @@ export class RegistrationService {
   }
 }
 
-function registrationChanged(
-  r: Registration,
-  action: RegistrationAction,
-  at: Date,
-): RegistrationChanged {
-  return {
-    type: 'registration',
-    registrationId: r.id,
-    householdId: r.householdId,
-    eventDateId: r.eventDateId,
-    eventSlotId: r.eventSlotId,
-    status: r.status,
-    waitlistPosition: r.waitlistPosition,
-    action,
-    at,
-  };
-}
-
 function notFound(): DomainError {
   return new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
-}
-
-function busy(): DomainError {
-  return new DomainError(
-    'INVALID_STATE',
-    'The registration is being changed by another request; try again',
-    undefined,
-    1,
-  );
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, QueryRunner } from 'typeorm';
-import { DomainError } from '../common/domain-error';
 import { PUBLIC_DB } from '../database/database.constants';
-import { isConnectionError, withLockRetry } from '../database/db-errors';
+import { isConnectionError, scheduleUnavailable, withLockRetry } from '../database/db-errors';
+import { affectedRows } from '../database/sql';
 import { CounterTarget } from './schedule.types';
 
 export type CounterLevel = 'slot' | 'hour' | 'date';
@@ -184,7 +184,7 @@ export class PublicCounterRepository {
       return runner;
     } catch (error) {
       await runner.release().catch(() => undefined);
-      throw scheduleUnavailable(error);
+      throw translated(error);
     }
   }
 
@@ -217,7 +217,7 @@ export class PublicCounterRepository {
           result = await work(runner);
         } catch (error) {
           await runner.rollbackTransaction().catch(() => undefined);
-          throw isConnectionError(error) ? scheduleUnavailable(error) : error;
+          throw isConnectionError(error) ? translated(error) : error;
         }
         if (result === false || result === undefined) {
           await runner.rollbackTransaction();
@@ -264,18 +264,6 @@ function counterUpdate(
   };
 }
 
-function scheduleUnavailable(error: unknown): unknown {
-  if (!isConnectionError(error)) return error;
-  return new DomainError(
-    'SCHEDULE_UNAVAILABLE',
-    'The schedule is unavailable; try again shortly',
-    undefined,
-    5,
-  );
-}
-
-function affectedRows(result: unknown): number {
-  // TypeORM's mysql driver returns the OkPacket for UPDATE statements
-  const packet = result as { affectedRows?: number } | undefined;
-  return packet?.affectedRows ?? 0;
+function translated(error: unknown): unknown {
+  return isConnectionError(error) ? scheduleUnavailable() : error;
 }

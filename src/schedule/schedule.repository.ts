@@ -10,6 +10,7 @@ interface DateRow {
   event_date_id: number;
   event_id: number;
   event_name: string;
+  time_zone: string;
   zip: string;
   event_date_key: number;
   capacity: number;
@@ -41,7 +42,7 @@ interface SlotRow {
 }
 
 const DATE_COLUMNS = `
-  d.event_date_id, d.event_id, e.event_name, e.zip, d.event_date_key, d.capacity, d.reserved,
+  d.event_date_id, d.event_id, e.event_name, e.time_zone, e.zip, d.event_date_key, d.capacity, d.reserved,
   ts.mysql_time AS start_time, te.mysql_time AS end_time, d.status_publish, d.accept_reservations,
   d.published_date_key, d.published_end_datetime, d.status_id, e.status_publish_event,
   e.status_publish_event_dates, e.status_id AS event_status_id`;
@@ -138,6 +139,7 @@ export class ScheduleRepository {
       id: row.event_date_id,
       eventId: row.event_id,
       eventName: row.event_name,
+      timeZone: row.time_zone,
       zip: row.zip,
       dateKey: row.event_date_key,
       capacity: row.capacity,

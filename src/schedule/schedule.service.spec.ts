@@ -15,6 +15,7 @@ const scheduleDate = (overrides: Partial<ScheduleDate> = {}): ScheduleDate => ({
   id: 12,
   eventId: 3,
   eventName: 'Community Pantry',
+  timeZone: '',
   zip: '43215',
   dateKey: 20261201,
   capacity: 100,

@@ -80,14 +80,14 @@ export class ScheduleService {
     const from = query.from ?? now.toISOString().slice(0, 10);
     const to = query.to ?? addDays(from, DEFAULT_RANGE_DAYS);
     if (to < from) {
-      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [
-        { field: 'to', problems: ['to must not be before from'] },
-      ]);
+      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', {
+        details: [{ field: 'to', problems: ['to must not be before from'] }],
+      });
     }
     if (to > addDays(from, MAX_RANGE_DAYS)) {
-      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [
-        { field: 'to', problems: [`the range may span at most ${MAX_RANGE_DAYS} days`] },
-      ]);
+      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', {
+        details: [{ field: 'to', problems: [`the range may span at most ${MAX_RANGE_DAYS} days`] }],
+      });
     }
     const dates = await this.schedule.findDatesInRange(
       isoToDateKey(from),

@@ -21,6 +21,8 @@ export interface ScheduleDate {
   id: number;
   eventId: number;
   eventName: string;
+  /** events.time_zone as the schedule stores it: an IANA name, or '' when not set */
+  timeZone: string;
   zip: string;
   dateKey: number;
   capacity: number;

@@ -14,7 +14,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 export class HostileInputError extends DomainError {
   constructor(where: string, problem: string) {
-    super('VALIDATION_FAILED', 'The request is not valid', [{ field: where, problems: [problem] }]);
+    super('VALIDATION_FAILED', 'The request is not valid', {
+      details: [{ field: where, problems: [problem] }],
+    });
   }
 }
 

@@ -64,12 +64,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     _context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
-    throw new DomainError(
-      'RATE_LIMITED',
-      'Too many requests; try again shortly',
-      undefined,
-      Math.max(1, detail.timeToBlockExpire),
-    );
+    throw new DomainError('RATE_LIMITED', 'Too many requests; try again shortly', {
+      retryAfterSeconds: Math.max(1, detail.timeToBlockExpire),
+    });
   }
 
   private verifiedSub(request: Request): string | undefined {

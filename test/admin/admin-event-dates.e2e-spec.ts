@@ -143,60 +143,155 @@ describe('admin: event dates', () => {
     await get('/abc/registrations').expect(404);
   });
 
-  it('exports CSV that parses back field by field, with awkward names', async () => {
-    const eventId = await createEvent(ctx.dbs.publicSql);
-    const dateId = await createDate(ctx.dbs.publicSql, eventId, {
-      capacity: 1,
-      start: '08:30',
-      end: '11:45',
+  const zone = '(America/New_York)';
+  const csvHeader = [
+    'Event',
+    'Date',
+    `Slot start ${zone}`,
+    `Slot end ${zone}`,
+    'Last name',
+    'First name',
+    'Members',
+    'Status',
+    'Waitlist position',
+    'Party size',
+    'Spots',
+    'Checked in',
+    `Checked in at ${zone}`,
+    `Registered at ${zone}`,
+    `Cancelled at ${zone}`,
+    'Registration id',
+    'Household id',
+    'Slot id',
+    'Member ids',
+  ];
+  const newYork = new Intl.DateTimeFormat('sv-SE', {
+    timeZone: 'America/New_York',
+    dateStyle: 'short',
+    timeStyle: 'medium',
+  });
+
+  it('exports a CSV staff can open: by slot time then name, local times, formulas neutralised', async () => {
+    const dateKey = dateKeyFromToday(7);
+    const day = `${String(dateKey).slice(0, 4)}-${String(dateKey).slice(4, 6)}-${String(dateKey).slice(6)}`;
+    const eventId = await createEvent(ctx.dbs.publicSql, {
+      name: 'Downtown Community Pantry',
+      timeZone: 'America/New_York',
     });
-    const people = [
-      await named('José', 'Núñez, Jr.'),
-      await named('Zoë', 'O"Brien'),
-      await named('李', 'Line\nBreak'),
+    const dateId = await createDate(ctx.dbs.publicSql, eventId, { dateKey, capacity: 20 });
+    const nine = await createHour(ctx.dbs.publicSql, dateId, { capacity: 10, start: '09:00' });
+    const ten = await createHour(ctx.dbs.publicSql, dateId, {
+      capacity: 10,
+      start: '10:00',
+      end: '11:00',
+    });
+    // created out of time order, so neither slot id nor registration id is the order staff see
+    const s0930 = await createSlot(ctx.dbs.publicSql, nine, {
+      capacity: 1,
+      start: '09:30',
+      end: '09:45',
+    });
+    const s0900 = await createSlot(ctx.dbs.publicSql, nine, { capacity: 5 });
+    const s1000 = await createSlot(ctx.dbs.publicSql, ten, { start: '10:00', end: '10:15' });
+    const s0945 = await createSlot(ctx.dbs.publicSql, nine, { start: '09:45', end: '10:00' });
+
+    const people: [first: string, last: string, slot: number][] = [
+      ['+SUM(A1:A9)', 'Evans', s0930],
+      ['=HYPERLINK("http://x.example","click")', 'Baker', s0900],
+      ['李', 'Cole', s0930],
+      ['Zoë', 'Adams, "Jr."', s0900],
+      ['Ann', 'Cole', s0930],
+      ['-1 Line\nBreak', '@Dee', s0945],
+      ['\tTab', '\rRoe', s1000],
     ];
-    const regs = [];
-    for (const p of people) regs.push((await register(p.sub, { eventDateId: dateId })).body);
-    await request(ctx.http)
-      .delete(`/api/v1/registrations/${regs[0].id}`)
-      .set('Authorization', bearer(people[0].sub))
-      .expect(200);
-    const view = async (id: string, sub: string) =>
-      (await request(ctx.http).get(`/api/v1/registrations/${id}`).set('Authorization', bearer(sub)))
-        .body;
-    const current = [
-      await view(regs[0].id, people[0].sub),
-      await view(regs[1].id, people[1].sub),
-      await view(regs[2].id, people[2].sub),
-    ];
+    const regs: { id: string; createdAt: string; householdId: string; memberId: string }[] = [];
+    for (const [first, last, slot] of people) {
+      const h = await named(first, last);
+      const r = await register(h.sub, { eventDateId: dateId, eventSlotId: slot });
+      regs.push({ ...r.body, householdId: h.id, memberId: h.memberIds[0] });
+    }
+    // checked in at 13:05 UTC on a summer day: 09:05 in New York (EDT)
+    await ctx.dbs.privateSql.query(
+      "UPDATE event_registrations SET status = 'checked_in', checked_in_at = '2026-07-04 13:05:00' WHERE id = ?",
+      [regs[1].id],
+    );
 
     const res = await get(`/${dateId}/registrations.csv`).expect(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
-    const text = res.text;
-    expect(text.startsWith('\uFEFF')).toBe(true);
-    const records = parse<Record<string, string>>(text, { bom: true, columns: true });
-    const names = ['José Núñez, Jr.', 'Zoë O"Brien', '李 Line\nBreak'];
-    expect(records).toEqual(
-      current.map((r, i) => ({
-        registrationId: r.id,
-        status: r.status,
-        householdId: people[i].id,
-        eventSlotId: '',
-        startTime: '08:30',
-        endTime: '11:45',
-        partySize: '1',
-        spots: '1',
-        createdAt: r.createdAt,
-        cancelledAt: r.cancelledAt ?? '',
-        checkedInAt: '',
-        memberIds: people[i].memberIds[0],
-        memberNames: names[i],
-      })),
+    const fileName = `downtown-community-pantry-${day}.csv`;
+    expect(res.headers['content-disposition']).toBe(
+      `attachment; filename="${fileName}"; filename*=UTF-8''${fileName}`,
     );
-    expect(records.map((r) => r.status)).toEqual(['cancelled', 'confirmed', 'waitlisted']);
+    expect(res.text.startsWith('\uFEFF')).toBe(true);
+    expect(res.text.split('\r\n')).toHaveLength(people.length + 2);
+    const records: string[][] = parse(res.text, { bom: true });
+    const [header, ...rows] = records;
+    expect(header).toEqual(csvHeader);
+
+    const row = (
+      i: number,
+      start: string,
+      end: string,
+      status: string,
+      waitlistPosition: string,
+      first: string,
+      last: string,
+      members = `${first} ${last}`,
+    ) => [
+      'Downtown Community Pantry',
+      day,
+      start,
+      end,
+      last,
+      first,
+      members,
+      status,
+      waitlistPosition,
+      '1',
+      '1',
+      i === 1 ? 'yes' : 'no',
+      i === 1 ? '2026-07-04 09:05:00' : '',
+      newYork.format(new Date(regs[i].createdAt)),
+      '',
+      regs[i].id,
+      regs[i].householdId,
+      String(people[i][2]),
+      regs[i].memberId,
+    ];
+    expect(rows).toEqual([
+      row(3, '09:00', '09:15', 'confirmed', '', 'Zoë', 'Adams, "Jr."'),
+      row(
+        1,
+        '09:00',
+        '09:15',
+        'checked_in',
+        '',
+        `'=HYPERLINK("http://x.example","click")`,
+        'Baker',
+      ),
+      row(4, '09:30', '09:45', 'waitlisted', '2', 'Ann', 'Cole'),
+      row(2, '09:30', '09:45', 'waitlisted', '1', '李', 'Cole'),
+      row(0, '09:30', '09:45', 'confirmed', '', `'+SUM(A1:A9)`, 'Evans'),
+      row(5, '09:45', '10:00', 'confirmed', '', `'-1 Line\nBreak`, `'@Dee`, `'-1 Line\nBreak @Dee`),
+      row(6, '10:00', '10:15', 'confirmed', '', `'\tTab`, `'\rRoe`, `'\tTab \rRoe`),
+    ]);
   });
 
-  it('streams a large export in keyset chunks, every registration once, in id order', async () => {
+  it('names the file after the event in any script, and says UTC when the schedule has no zone', async () => {
+    const eventId = await createEvent(ctx.dbs.publicSql, { name: 'Zoë & 李 "Pantry"; x' });
+    const dateId = await createDate(ctx.dbs.publicSql, eventId, { dateKey: 20261203 });
+    const res = await get(`/${dateId}/registrations.csv`).expect(200);
+    expect(res.headers['content-disposition']).toBe(
+      `attachment; filename="zoe-pantry-x-2026-12-03.csv"; ` +
+        `filename*=UTF-8''${encodeURIComponent('zoë-李-pantry-x-2026-12-03.csv')}`,
+    );
+    const records: string[][] = parse(res.text, { bom: true });
+    const [header, ...rows] = records;
+    expect(header).toContain('Checked in at (UTC)');
+    expect(rows).toEqual([]);
+  });
+
+  it('streams a large export in keyset pages, every registration once, ties broken by id', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 2000 });
     const [h] = await Promise.all([createHousehold(ctx.dbs.privateSql, undefined, 1)]);
     const n = 1203;
@@ -219,12 +314,13 @@ describe('admin: event dates', () => {
     );
     const res = await get(`/${s.dateId}/registrations.csv`).expect(200);
     const records = parse<Record<string, string>>(res.text, { bom: true, columns: true });
-    expect(records.map((r) => r.registrationId)).toEqual(ids.map((r) => String(r.id)));
-    expect(records.filter((r) => r.status === 'cancelled')).toHaveLength(Math.ceil(n / 3));
+    // no members, so no names to sort by: slot time, then id
+    expect(records.map((r) => r['Registration id'])).toEqual(ids.map((r) => String(r.id)));
+    expect(records.filter((r) => r.Status === 'cancelled')).toHaveLength(Math.ceil(n / 3));
     expect(records[0]).toMatchObject({
-      eventSlotId: String(s.slotIds[0]),
-      startTime: '09:00',
-      endTime: '09:15',
+      'Slot id': String(s.slotIds[0]),
+      'Slot start (UTC)': '09:00',
+      'Slot end (UTC)': '09:15',
     });
   });
 

@@ -71,14 +71,14 @@ describe('npm run cli -- token', () => {
     ],
   ])('fails %s, saying why', (_label, args, mention) => {
     const result = run(args);
-    expect(result.status).not.toBe(0);
+    expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(mention);
   });
 
   it('fails naming JWT_SECRET when it is not configured', () => {
     const result = run(['token', '--sub', 'a'], {});
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toContain('JWT_SECRET');
   });
 });

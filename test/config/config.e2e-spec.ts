@@ -159,6 +159,17 @@ describe('configuration (loadConfig)', () => {
     expect(error.message).toContain(variable);
   });
 
+  it('checks the token settings on first use for a command that handles no token', () => {
+    const config = loadConfig({ PUBLIC_DB_URL: 'mysql://u@db:3307/pub' }, { jwt: 'on-use' });
+    expect(config.publicDb).toMatchObject({ host: 'db', port: 3307, database: 'pub' });
+    expect(() => config.jwt).toThrow(ConfigError);
+    expect(() => config.jwt).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ JWT_SECRET: 'short' }, { jwt: 'on-use' }).jwt).toThrow(/at least 16/);
+    expect(loadConfig({ JWT_SECRET: SECRET }, { jwt: 'on-use' }).jwt.key).toBe(SECRET);
+    // everything else is still checked at once
+    expect(() => loadConfig({ PORT: 'x' }, { jwt: 'on-use' })).toThrow(/PORT/);
+  });
+
   it('refuses the JWT_SECRET that .env.example ships, though it is long enough', () => {
     const error = problemWith({ JWT_SECRET: envExampleValue('JWT_SECRET') });
     expect(error.variable).toBe('JWT_SECRET');

@@ -39,6 +39,7 @@ export function dateKeyFromToday(offsetDays: number): number {
 export interface EventOptions {
   name?: string;
   zip?: string;
+  timeZone?: string;
   published?: number;
   datesPublished?: number;
   statusId?: number;
@@ -46,11 +47,12 @@ export interface EventOptions {
 
 export async function createEvent(sql: Connection, o: EventOptions = {}): Promise<number> {
   const [result] = await sql.query<ResultSetHeader>(
-    `INSERT INTO events (event_name, zip, status_publish_event, status_publish_event_dates,
-       event_accept_resesrvations, status_id) VALUES (?, ?, ?, ?, 1, ?)`,
+    `INSERT INTO events (event_name, zip, time_zone, status_publish_event, status_publish_event_dates,
+       event_accept_resesrvations, status_id) VALUES (?, ?, ?, ?, ?, 1, ?)`,
     [
       o.name ?? 'Community Pantry',
       o.zip ?? '43215',
+      o.timeZone ?? '',
       o.published ?? 1,
       o.datesPublished ?? 1,
       o.statusId ?? 1,

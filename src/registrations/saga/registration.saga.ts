@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error';
 import { Failpoints } from '../../common/failpoints';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { isConnectionError } from '../../database/db-errors';
+import { isConnectionError, scheduleUnavailable } from '../../database/db-errors';
 import { MetricsService } from '../../metrics/metrics.service';
 import {
   CounterKey,
@@ -15,10 +15,19 @@ import type { CounterTarget } from '../../schedule/schedule.types';
 import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
 import { Registration, RegistrationStatus } from '../registration.types';
+import { legsOfChange } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
-import { HistoryEntry, Leg, NewRegistration, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
+import {
+  CancelOutcome,
+  ChangeOutcome,
+  HistoryEntry,
+  NewRegistration,
+  OutboxMessage,
+  SagaPlan,
+  SagaRow,
+} from './saga.types';
 
 /*
  * The registration saga. Two databases, no transaction spanning them:
@@ -106,8 +115,8 @@ export class RegistrationSaga {
         saga,
         await this.settings.find(saga.eventDateId),
       );
-      if (queued === 'lost') throw new SagaTakenOverError();
-      return { registrationId, outcome: queued };
+      if (queued.kind === 'lost') throw new SagaTakenOverError();
+      return { registrationId, outcome: queued.kind };
     }
     const outcome = await this.take(
       saga,
@@ -135,7 +144,7 @@ export class RegistrationSaga {
     const current = await this.registrations.findById(registrationId);
     if (!current || current.status !== 'waitlisted') return false;
     plan.partySize = current.partySize;
-    const sagaId = await this.steps.beginOnExisting({
+    const claim = await this.steps.beginOnExisting({
       registrationId,
       expectedVersion: current.version,
       allowed: ['waitlisted'],
@@ -147,8 +156,8 @@ export class RegistrationSaga {
       actor,
       leaseSeconds: this.leaseSeconds,
     });
-    if (!sagaId) return false;
-    const saga = await this.mustFindSaga(sagaId);
+    if (claim.kind === 'busy') return false;
+    const saga = await this.mustFindSaga(claim.sagaId);
     try {
       const outcome = await this.take(
         saga,
@@ -168,47 +177,22 @@ export class RegistrationSaga {
   /**
    * A change that needs more room (a bigger party, another slot) takes the new seat first and
    * then gives the old one back; one that needs less gives the difference back. All or
-   * nothing: 'full' leaves the registration as it was. 'busy': another saga holds it.
+   * nothing: full leaves the registration as it was; busy: another saga holds it.
    */
-  async change(input: ChangeInput): Promise<'changed' | 'full' | 'busy'> {
+  async change(input: ChangeInput): Promise<ChangeOutcome> {
     const r = input.registration;
     const plan = input.plan;
-    const holds = r.status === 'confirmed';
     const moving = plan.eventSlotId !== r.eventSlotId;
-    const target: CounterTarget = {
-      eventDateId: r.eventDateId,
-      eventHourId: plan.eventHourId,
-      eventSlotId: plan.eventSlotId,
-    };
-    const old: CounterTarget = {
-      eventDateId: r.eventDateId,
-      eventHourId: r.eventHourId,
-      eventSlotId: r.eventSlotId,
-    };
     const history: Pick<HistoryEntry, 'action' | 'toStatus'> = {
       action: moving ? 'moved' : 'party_changed',
       toStatus: 'confirmed',
     };
     const outbox: OutboxMessage = { kind: moving ? 'moved' : 'resized' };
-
-    let take: Leg | null = null;
-    let release: Leg | null = null;
-    if (holds && moving) {
-      take = { ...target, spots: plan.spots };
-      release = { ...old, spots: r.spots };
-      if (plan.spots === r.spots) plan.netMove = true;
-    } else if (holds && plan.spots > r.spots) {
-      take = { ...target, spots: plan.spots - r.spots };
-    } else if (holds && plan.spots < r.spots) {
-      release = { ...target, spots: r.spots - plan.spots };
-    } else if (!holds && moving) {
-      // a waitlisted registration moves only into a seat: it is confirmed there or refused
-      take = { ...target, spots: plan.spots };
-      history.action = 'moved';
-    }
+    const { take, release, netMove } = legsOfChange(r, plan);
+    if (netMove) plan.netMove = true;
 
     if (!take) {
-      const sagaId = await this.steps.applyWithoutTake({
+      const applied = await this.steps.applyWithoutTake({
         registration: r,
         plan,
         release,
@@ -224,12 +208,12 @@ export class RegistrationSaga {
         },
         outbox,
       });
-      if (!sagaId) return 'busy';
-      if (release) await this.release(sagaId, countersOf(release), release.spots);
-      return 'changed';
+      if (applied.kind === 'busy') return applied;
+      if (release) await this.release(applied.sagaId, countersOf(release), release.spots);
+      return { kind: 'changed' };
     }
 
-    const sagaId = await this.steps.beginOnExisting({
+    const claim = await this.steps.beginOnExisting({
       registrationId: r.id,
       expectedVersion: r.version,
       allowed: [r.status],
@@ -242,10 +226,10 @@ export class RegistrationSaga {
       idempotencyScope: input.idempotencyScope,
       leaseSeconds: this.leaseSeconds,
     });
-    if (!sagaId) return 'busy';
-    const saga = await this.mustFindSaga(sagaId);
+    if (claim.kind === 'busy') return claim;
+    const saga = await this.mustFindSaga(claim.sagaId);
     const outcome = await this.take(saga, r.status, history, outbox);
-    return outcome === 'confirmed' ? 'changed' : 'full';
+    return { kind: outcome === 'confirmed' ? 'changed' : 'full' };
   }
 
   // ---- cancel: private commit (no longer holds) -> public release -------------------------
@@ -254,19 +238,19 @@ export class RegistrationSaga {
     registration: Registration,
     actor: string,
     idempotencyScope?: string,
-  ): Promise<'cancelled' | 'busy'> {
-    const sagaId = await this.steps.beginCancel(
+  ): Promise<CancelOutcome> {
+    const claim = await this.steps.beginCancel(
       registration,
       actor,
       idempotencyScope,
       this.leaseSeconds,
     );
-    if (!sagaId) return 'busy';
+    if (claim.kind === 'busy') return claim;
     this.failpoints.hit('cancel.after-intent');
     if (registration.status === 'confirmed') {
-      await this.release(sagaId, countersOf(registration), registration.spots);
+      await this.release(claim.sagaId, countersOf(registration), registration.spots);
     }
-    return 'cancelled';
+    return { kind: 'cancelled' };
   }
 
   /**
@@ -338,11 +322,11 @@ export class RegistrationSaga {
     if (!taken) {
       const settings = await this.settings.find(saga.eventDateId);
       const outcome = await this.steps.completeNoRoom(saga, settings);
-      if (outcome === 'lost') throw new SagaTakenOverError();
-      return outcome;
+      if (outcome.kind === 'lost') throw new SagaTakenOverError();
+      return outcome.kind;
     }
 
-    let completed: boolean;
+    let completed: Awaited<ReturnType<SagaStepsRepository['completeTake']>>;
     try {
       completed = await this.steps.completeTake(
         saga,
@@ -356,7 +340,7 @@ export class RegistrationSaga {
       await this.compensateTake(saga, keys, leg.spots);
       throw error;
     }
-    if (!completed) {
+    if (completed.kind === 'lost') {
       // recovery took this saga over and has accounted for the counters without our take
       await this.counters.releaseKeys(keys, leg.spots);
       throw new SagaTakenOverError();
@@ -429,12 +413,7 @@ export class RegistrationSaga {
       { sagaId: saga.id, err: String(cause) },
       'saga outcome unknown; left for recovery',
     );
-    return new DomainError(
-      'SCHEDULE_UNAVAILABLE',
-      'The schedule is unavailable; try again shortly',
-      undefined,
-      5,
-    );
+    return scheduleUnavailable();
   }
 
   private async mustFindSaga(id: string): Promise<SagaRow> {

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../common/domain-error';
 import { PRIVATE_DB } from '../../database/database.constants';
-import { isDuplicateKey, translatePrivateError } from '../../database/db-errors';
+import { isDuplicateKey } from '../../database/db-errors';
 import { privateTransaction, Queryable } from '../../database/sql';
 import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
 import { NotificationOutboxRepository } from '../../notifications/notification-outbox.repository';
@@ -14,12 +14,15 @@ import { DateSettings, Registration, RegistrationStatus } from '../registration.
 import { WaitlistRepository } from '../waitlist.repository';
 import { SagaRepository } from './saga.repository';
 import {
+  Busy,
+  Claim,
   HistoryEntry,
+  Lost,
+  NoRoom,
   Leg,
   NewRegistration,
   NewSaga,
   OutboxMessage,
-  SagaKind,
   SagaPlan,
   SagaRow,
 } from './saga.types';
@@ -41,10 +44,13 @@ export class SagaStepsRepository {
     private readonly keys: IdempotencyRepository,
   ) {}
 
-  /** A transaction whose fenced update may find the registration claimed elsewhere: then `lost`. */
-  private fenced<T, L>(work: (m: EntityManager) => Promise<T>, lost: L): Promise<T | L> {
+  /**
+   * A transaction whose fenced update may find the registration claimed elsewhere: then it is
+   * rolled back and the answer is `otherwise` (busy, or lost).
+   */
+  private fenced<T, O>(work: (m: EntityManager) => Promise<T>, otherwise: O): Promise<T | O> {
     return privateTransaction(this.db, work).catch((error: unknown) => {
-      if (error instanceof ClaimLost) return lost;
+      if (error instanceof ClaimLost) return otherwise;
       throw error;
     });
   }
@@ -90,41 +96,31 @@ export class SagaStepsRepository {
 
   /**
    * Step 1 of an operation on an existing registration (promote, change): claims it for a new
-   * saga. Undefined when it is not in one of `allowed` or another saga holds it.
+   * saga. Busy when it is not in one of `allowed` or another saga holds it.
    */
-  async beginOnExisting(input: {
-    registrationId: string;
-    expectedVersion?: number;
-    allowed: RegistrationStatus[];
-    kind: SagaKind;
-    eventDateId: number;
-    take: Leg | null;
-    release: Leg | null;
-    plan: SagaPlan;
-    actor: string;
-    idempotencyScope?: string;
-    leaseSeconds: number;
-  }): Promise<string | undefined> {
+  async beginOnExisting(
+    input: Omit<NewSaga, 'state'> & { expectedVersion?: number; allowed: RegistrationStatus[] },
+  ): Promise<Claim> {
     return this.fenced(async (m) => {
       const sagaId = await this.insertSaga(m, {
         ...input,
         state: input.take ? 'taking' : 'releasing',
       });
       if (!(await this.registrations.claim(m, { ...input, sagaId }))) throw new ClaimLost();
-      return sagaId;
-    }, undefined);
+      return { kind: 'claimed' as const, sagaId };
+    }, BUSY);
   }
 
   /**
    * The take leg succeeded: the registration becomes confirmed at the planned target. Fenced by
-   * the saga id, so a saga that recovery has taken over cannot also finish here (false).
+   * the saga id, so a saga that recovery has taken over cannot also finish here (lost).
    */
   async completeTake(
     saga: SagaRow,
     fromStatus: RegistrationStatus,
     history: HistoryEntry,
     outbox: OutboxMessage,
-  ): Promise<boolean> {
+  ): Promise<{ kind: 'completed' } | Lost> {
     return this.fenced(async (m) => {
       if (!(await this.registrations.confirm(m, claimOf(saga), saga.plan))) throw new ClaimLost();
       if (saga.plan.memberIds) {
@@ -133,8 +129,8 @@ export class SagaStepsRepository {
       await this.sagas.setState(m, saga.id, saga.release ? 'releasing' : 'done', 'confirmed');
       await this.history.record(m, saga, history, fromStatus);
       await this.outbox.enqueue(m, saga.registrationId, outbox.kind);
-      return true;
-    }, false);
+      return { kind: 'completed' as const };
+    }, LOST);
   }
 
   /**
@@ -142,10 +138,7 @@ export class SagaStepsRepository {
    * here, under the settings row lock, so a waitlist limit holds under concurrency) or is
    * removed; an existing one is simply released unchanged. Returns the outcome.
    */
-  async completeNoRoom(
-    saga: SagaRow,
-    settings: DateSettings,
-  ): Promise<'waitlisted' | 'full' | 'lost'> {
+  async completeNoRoom(saga: SagaRow, settings: DateSettings): Promise<NoRoom> {
     return this.fenced(async (m) => {
       const claimed = claimOf(saga);
       if (saga.kind === 'register') {
@@ -167,16 +160,16 @@ export class SagaStepsRepository {
             null,
           );
           await this.outbox.enqueue(m, saga.registrationId, 'waitlisted');
-          return 'waitlisted' as const;
+          return { kind: 'waitlisted' as const };
         }
         if (!(await this.registrations.deletePending(m, claimed))) throw new ClaimLost();
         await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
-        return 'full' as const;
+        return { kind: 'full' as const };
       }
       if (!(await this.registrations.releaseClaim(m, claimed))) throw new ClaimLost();
       await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
-      return 'full' as const;
-    }, 'lost' as const);
+      return { kind: 'full' as const };
+    }, LOST);
   }
 
   /**
@@ -192,7 +185,7 @@ export class SagaStepsRepository {
     leaseSeconds: number;
     history: HistoryEntry;
     outbox: OutboxMessage;
-  }): Promise<string | undefined> {
+  }): Promise<Claim> {
     return this.fenced(async (m) => {
       const r = input.registration;
       if (!(await this.registrations.resize(m, r, input.plan))) throw new ClaimLost();
@@ -212,20 +205,20 @@ export class SagaStepsRepository {
       });
       await this.history.record(m, at(r, input.actor), input.history, r.status);
       await this.outbox.enqueue(m, r.id, input.outbox.kind);
-      return sagaId;
-    }, undefined);
+      return { kind: 'claimed' as const, sagaId };
+    }, BUSY);
   }
 
   /**
    * Cancels: the registration is final at once, and a release saga records the spots still to
-   * give back (none for a waitlisted one). Undefined when another saga holds the registration.
+   * give back (none for a waitlisted one). Busy when another saga holds the registration.
    */
   async beginCancel(
     registration: Registration,
     actor: string,
     idempotencyScope: string | undefined,
     leaseSeconds: number,
-  ): Promise<string | undefined> {
+  ): Promise<Claim> {
     return this.fenced(async (m) => {
       const r = registration;
       const holds = r.status === 'confirmed';
@@ -260,8 +253,8 @@ export class SagaStepsRepository {
         r.status,
       );
       await this.outbox.enqueue(m, r.id, 'cancelled');
-      return sagaId;
-    }, undefined);
+      return { kind: 'claimed' as const, sagaId };
+    }, BUSY);
   }
 
   /** The take leg failed before anything was taken (e.g. schedule unreachable): undo step 1. */
@@ -282,17 +275,15 @@ export class SagaStepsRepository {
     leaseSeconds: number,
     exclude: number[],
   ): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
-    return translatePrivateError(() =>
-      this.db.transaction(async (m) => {
-        const stuck = await this.sagas.lockStuckDate(m, exclude);
-        if (!stuck) return undefined;
-        const { eventDateId, sagas } = stuck;
-        if (sagas.some((saga) => !saga.expired)) return { eventDateId, sagaIds: [] };
-        const sagaIds = sagas.map((saga) => saga.id);
-        await this.sagas.renewLeases(m, sagaIds, leaseSeconds);
-        return { eventDateId, sagaIds };
-      }),
-    );
+    return privateTransaction(this.db, async (m) => {
+      const stuck = await this.sagas.lockStuckDate(m, exclude);
+      if (!stuck) return undefined;
+      const { eventDateId, sagas } = stuck;
+      if (sagas.some((saga) => !saga.expired)) return { eventDateId, sagaIds: [] };
+      const sagaIds = sagas.map((saga) => saga.id);
+      await this.sagas.renewLeases(m, sagaIds, leaseSeconds);
+      return { eventDateId, sagaIds };
+    });
   }
 
   /**
@@ -301,22 +292,20 @@ export class SagaStepsRepository {
    * finish it (its fenced updates match nothing) and gives back whatever it took.
    */
   async supersede(sagaId: string, leaseSeconds: number): Promise<string | undefined> {
-    return translatePrivateError(() =>
-      this.db.transaction(async (m) => {
-        const old = await this.sagas.lockTaking(m, sagaId);
-        if (!old) return undefined;
-        const newId = await this.sagas.copyAsTaking(m, sagaId, leaseSeconds);
-        const moved = await this.registrations.moveClaim(m, old.registrationId, sagaId, newId);
-        await this.sagas.setState(m, sagaId, 'failed', 'SUPERSEDED');
-        if (!moved) {
-          // the registration no longer waits on this saga: nothing left to finish
-          await this.sagas.setState(m, newId, 'failed', 'ORPHANED');
-          return undefined;
-        }
-        await this.keys.moveSaga(m, sagaId, newId);
-        return newId;
-      }),
-    );
+    return privateTransaction(this.db, async (m) => {
+      const old = await this.sagas.lockTaking(m, sagaId);
+      if (!old) return undefined;
+      const newId = await this.sagas.copyAsTaking(m, sagaId, leaseSeconds);
+      const moved = await this.registrations.moveClaim(m, old.registrationId, sagaId, newId);
+      await this.sagas.setState(m, sagaId, 'failed', 'SUPERSEDED');
+      if (!moved) {
+        // the registration no longer waits on this saga: nothing left to finish
+        await this.sagas.setState(m, newId, 'failed', 'ORPHANED');
+        return undefined;
+      }
+      await this.keys.moveSaga(m, sagaId, newId);
+      return newId;
+    });
   }
 
   private async insertSaga(m: Queryable, saga: NewSaga): Promise<string> {
@@ -338,6 +327,9 @@ export class SagaStepsRepository {
 }
 
 class ClaimLost extends Error {}
+
+const BUSY: Busy = { kind: 'busy' };
+const LOST: Lost = { kind: 'lost' };
 
 function claimOf(saga: SagaRow): Claimed {
   return { registrationId: saga.registrationId, sagaId: saga.id };

@@ -23,8 +23,16 @@ export class SagaTakenOverError extends DomainError {
     super(
       'SERVICE_UNAVAILABLE',
       'This request took too long and is being finished; retry shortly',
-      undefined,
-      2,
+      { retryAfterSeconds: 2 },
     );
   }
+}
+
+/** Another request's saga holds the registration, longer than this one would wait. */
+export function registrationBusy(): DomainError {
+  return new DomainError(
+    'INVALID_STATE',
+    'The registration is being changed by another request; try again',
+    { retryAfterSeconds: 1 },
+  );
 }

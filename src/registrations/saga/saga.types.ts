@@ -54,18 +54,10 @@ export interface SagaRow {
 }
 
 /** A saga row about to be written (step 1 of every saga). */
-export interface NewSaga {
-  registrationId: string;
-  eventDateId: number;
-  kind: SagaKind;
-  state: SagaState;
-  take: Leg | null;
-  release: Leg | null;
-  plan: SagaPlan;
-  actor: string;
-  idempotencyScope?: string;
-  leaseSeconds: number;
-}
+export type NewSaga = Pick<
+  SagaRow,
+  'registrationId' | 'eventDateId' | 'kind' | 'state' | 'take' | 'release' | 'plan' | 'actor'
+> & { idempotencyScope?: string; leaseSeconds: number };
 
 export interface HistoryEntry {
   action: string;
@@ -78,3 +70,23 @@ export interface HistoryEntry {
 export interface OutboxMessage {
   kind: 'confirmed' | 'waitlisted' | 'promoted' | 'cancelled' | 'moved' | 'resized';
 }
+
+/** Another saga holds the registration (or it changed under us): nothing was written. */
+export interface Busy {
+  kind: 'busy';
+}
+
+/** Recovery took the saga over: its fenced update matched nothing, nothing was written. */
+export interface Lost {
+  kind: 'lost';
+}
+
+/** Step 1 on an existing registration: it is now this saga's, or someone else's. */
+export type Claim = { kind: 'claimed'; sagaId: string } | Busy;
+
+/** The take found no room: the newcomer waits, or the registration is refused / unchanged. */
+export type NoRoom = { kind: 'waitlisted' } | { kind: 'full' } | Lost;
+
+export type ChangeOutcome = { kind: 'changed' } | { kind: 'full' } | Busy;
+
+export type CancelOutcome = { kind: 'cancelled' } | Busy;

@@ -1,0 +1,43 @@
+import type { CounterTarget } from '../../schedule/schedule.types';
+import type { Registration } from '../registration.types';
+import type { Leg, SagaPlan } from './saga.types';
+
+/**
+ * What a change of party or slot must take and give back. Holding a seat (confirmed): a move
+ * takes the new seat and releases the old one (a net move when the spots stay the same), a
+ * bigger party takes the difference, a smaller one releases it. Waitlisted: a move only into a
+ * seat (taken whole, confirmed there or refused); a party change moves no counter.
+ */
+export function legsOfChange(
+  r: Registration,
+  plan: SagaPlan,
+): { take: Leg | null; release: Leg | null; netMove: boolean } {
+  const holds = r.status === 'confirmed';
+  const moving = plan.eventSlotId !== r.eventSlotId;
+  const target: CounterTarget = {
+    eventDateId: r.eventDateId,
+    eventHourId: plan.eventHourId,
+    eventSlotId: plan.eventSlotId,
+  };
+  const old: CounterTarget = {
+    eventDateId: r.eventDateId,
+    eventHourId: r.eventHourId,
+    eventSlotId: r.eventSlotId,
+  };
+  if (holds && moving) {
+    return {
+      take: { ...target, spots: plan.spots },
+      release: { ...old, spots: r.spots },
+      netMove: plan.spots === r.spots,
+    };
+  }
+  if (holds && plan.spots > r.spots) {
+    return { take: { ...target, spots: plan.spots - r.spots }, release: null, netMove: false };
+  }
+  if (holds && plan.spots < r.spots) {
+    return { take: null, release: { ...target, spots: r.spots - plan.spots }, netMove: false };
+  }
+  if (!holds && moving)
+    return { take: { ...target, spots: plan.spots }, release: null, netMove: false };
+  return { take: null, release: null, netMove: false };
+}

@@ -1,0 +1,208 @@
+import { Test, TestingModule } from '@nestjs/testing';
+import { CommonModule } from '../../src/common/common.module';
+import { FailpointError, Failpoints } from '../../src/common/failpoints';
+import { APP_CONFIG, loadConfig } from '../../src/config/app-config';
+import { AppConfigModule } from '../../src/config/config.module';
+import { DatabaseModule } from '../../src/database/database.module';
+import { IdempotencyModule } from '../../src/idempotency/idempotency.module';
+import { MetricsModule } from '../../src/metrics/metrics.module';
+import { RegistrationRepository } from '../../src/registrations/registration.repository';
+import { RegistrationsModule } from '../../src/registrations/registrations.module';
+import { RecoveryService } from '../../src/registrations/saga/recovery.service';
+import { RegisterInput, RegistrationSaga } from '../../src/registrations/saga/registration.saga';
+import { SagaRepository } from '../../src/registrations/saga/saga.repository';
+import { SagaStepsRepository } from '../../src/registrations/saga/saga-steps.repository';
+import { countersOf, PublicCounterRepository } from '../../src/schedule/public-counter.repository';
+import { testEnv } from '../support/app';
+import { createTestDatabases, TestDatabases } from '../support/databases';
+import { createHousehold } from '../support/households';
+import { counters, createSlotDate, seedDimTimes, SlotDate } from '../support/schedule-fixture';
+
+// The saga and its recovery called directly, with their real repositories on real MariaDB
+// databases (no HTTP, no mocks): one short test per branch and per crash point. A crash is
+// simulated by running the steps up to the point, then expiring the saga's lease, as a
+// process that died there would leave it.
+describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
+  let dbs: TestDatabases;
+  let moduleRef: TestingModule;
+  let sut: RegistrationSaga;
+  let steps: SagaStepsRepository;
+  let sagas: SagaRepository;
+  let registrations: RegistrationRepository;
+  let publicCounters: PublicCounterRepository;
+  let recovery: RecoveryService;
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases();
+    await seedDimTimes(dbs.publicSql);
+    const config = loadConfig(testEnv(dbs, { SAGA_GRACE_SECONDS: '30' }));
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        AppConfigModule,
+        CommonModule,
+        MetricsModule,
+        DatabaseModule,
+        IdempotencyModule.register([RegistrationsModule]),
+        RegistrationsModule,
+      ],
+    })
+      .overrideProvider(APP_CONFIG)
+      .useValue(config)
+      .compile();
+    sut = moduleRef.get(RegistrationSaga);
+    steps = moduleRef.get(SagaStepsRepository);
+    sagas = moduleRef.get(SagaRepository);
+    registrations = moduleRef.get(RegistrationRepository);
+    publicCounters = moduleRef.get(PublicCounterRepository);
+    recovery = moduleRef.get(RecoveryService);
+  });
+  afterAll(async () => {
+    await moduleRef.close();
+    await dbs.drop();
+  });
+  afterEach(() => moduleRef.get(Failpoints).configure([]));
+
+  async function newRegistration(
+    s: SlotDate,
+    overrides: Partial<RegisterInput> = {},
+  ): Promise<RegisterInput> {
+    const h = await createHousehold(dbs.privateSql);
+    return {
+      householdId: h.id,
+      eventId: s.eventId,
+      target: { eventDateId: s.dateId, eventHourId: s.hourId, eventSlotId: s.slotIds[0] },
+      partySize: h.memberIds.length,
+      spots: 1,
+      memberIds: h.memberIds,
+      joinWaitlist: true,
+      actor: h.sub,
+      queueBehind: false,
+      ...overrides,
+    };
+  }
+
+  const slotReserved = async (s: SlotDate) =>
+    Number(
+      (await counters(dbs.publicSql, { dateId: s.dateId, slotId: s.slotIds[0] })).slot.reserved,
+    );
+
+  async function sagaOf(registrationId: string) {
+    const [rows] = await dbs.privateSql.query<any[]>(
+      'SELECT state, outcome FROM registration_sagas WHERE registration_id = ? ORDER BY id',
+      [registrationId],
+    );
+    return rows as { state: string; outcome: string | null }[];
+  }
+
+  // what a process that died now leaves: its sagas' leases run out
+  async function dieNow(): Promise<void> {
+    await dbs.privateSql.query(
+      "UPDATE registration_sagas SET lease_until = NOW(6) - INTERVAL 1 SECOND WHERE state IN ('taking', 'releasing')",
+    );
+  }
+
+  it('register with room: confirmed, the seat counted once, the saga done', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const result = await sut.register(await newRegistration(s));
+    expect(result.outcome).toBe('confirmed');
+    expect((await registrations.findById(result.registrationId))?.status).toBe('confirmed');
+    expect(await slotReserved(s)).toBe(1);
+    expect(await sagaOf(result.registrationId)).toEqual([{ state: 'done', outcome: 'confirmed' }]);
+  });
+
+  it('register with no room, waitlist allowed: waitlisted, no counter moved', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    await sut.register(await newRegistration(s));
+    const result = await sut.register(await newRegistration(s));
+    expect(result.outcome).toBe('waitlisted');
+    const r = await registrations.findById(result.registrationId);
+    expect(r?.status).toBe('waitlisted');
+    expect(r?.waitlistPosition).toBe(1);
+    expect(await slotReserved(s)).toBe(1);
+  });
+
+  it('register with no room, waitlist declined: full, the registration removed', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    await sut.register(await newRegistration(s));
+    const result = await sut.register(await newRegistration(s, { joinWaitlist: false }));
+    expect(result.outcome).toBe('full');
+    expect(await registrations.findById(result.registrationId)).toBeUndefined();
+    expect(await sagaOf(result.registrationId)).toEqual([
+      { state: 'failed', outcome: 'CAPACITY_FULL' },
+    ]);
+  });
+
+  it('an error after the public take is compensated: seat given back, step 1 undone', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const input = await newRegistration(s);
+    moduleRef.get(Failpoints).configure(['take.after-counters:error']);
+    await expect(sut.register(input)).rejects.toBeInstanceOf(FailpointError);
+    expect(await slotReserved(s)).toBe(0);
+    const [rows] = await dbs.privateSql.query<any[]>(
+      'SELECT id FROM event_registrations WHERE household_id = ?',
+      [input.householdId],
+    );
+    expect(rows).toHaveLength(0);
+  });
+
+  it('cancel of a confirmed registration: cancelled, the seat given back, the saga done', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const { registrationId } = await sut.register(await newRegistration(s));
+    const registration = await registrations.findById(registrationId);
+    const outcome = await sut.cancel(registration!, 'tester');
+    expect(outcome).toEqual({ kind: 'cancelled' });
+    expect((await registrations.findById(registrationId))?.status).toBe('cancelled');
+    expect(await slotReserved(s)).toBe(0);
+    expect((await sagaOf(registrationId)).map((x) => x.state)).toEqual(['done', 'done']);
+  });
+
+  it('cancel of a registration another saga holds: busy, nothing written', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const { registrationId } = await sut.register(await newRegistration(s));
+    const stale = await registrations.findById(registrationId);
+    // a change in between bumps the version the cancel was read at
+    await dbs.privateSql.query(
+      'UPDATE event_registrations SET version = version + 1 WHERE id = ?',
+      [registrationId],
+    );
+    expect(await sut.cancel(stale!, 'tester')).toEqual({ kind: 'busy' });
+    expect((await registrations.findById(registrationId))?.status).toBe('confirmed');
+    expect(await slotReserved(s)).toBe(1);
+  });
+
+  it('crash after step 1 (intent written, nothing taken): recovery takes and confirms', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const input = await newRegistration(s);
+    const { registrationId } = await steps.beginRegister({ ...input, leaseSeconds: 30 });
+    await dieNow();
+    const outcomes = await recovery.tick();
+    expect([...outcomes.values()]).toEqual(['confirmed']);
+    expect((await registrations.findById(registrationId))?.status).toBe('confirmed');
+    expect(await slotReserved(s)).toBe(1);
+  });
+
+  it('crash after the public take, before confirm: recovery counts the seat once', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 2 });
+    const input = await newRegistration(s);
+    const { registrationId } = await steps.beginRegister({ ...input, leaseSeconds: 30 });
+    expect(await publicCounters.takeKeys(countersOf(input.target), 1)).toBe(true);
+    await dieNow();
+    await recovery.tick();
+    expect((await registrations.findById(registrationId))?.status).toBe('confirmed');
+    expect(await slotReserved(s)).toBe(1);
+  });
+
+  it('crash after a cancel committed, before the release: recovery gives the seat back', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const { registrationId } = await sut.register(await newRegistration(s));
+    const registration = await registrations.findById(registrationId);
+    const claim = await steps.beginCancel(registration!, 'tester', undefined, 30);
+    expect(claim.kind).toBe('claimed');
+    expect(await slotReserved(s)).toBe(1);
+    await dieNow();
+    const outcomes = await recovery.tick();
+    expect([...outcomes.values()]).toEqual(['released']);
+    expect(await slotReserved(s)).toBe(0);
+    expect(await sagas.unfinishedCount()).toBe(0);
+  });
+});

@@ -72,6 +72,8 @@ async function sequence(
 }
 
 describe('Property 14: no slot, hour or date is ever above its capacity', () => {
+  // The schedule's owner may lower a capacity under what is already reserved (an action of the
+  // sequence); the service must then never add to that counter until it is back within capacity.
   it('never raises a counter above its capacity, whatever the sequence', async () => {
     await fc.assert(
       fc.asyncProperty(dateShapeArb, sizesArb, actionsArb, (shape, sizes, actions) =>

@@ -1,10 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -16,7 +12,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { PageQuery } from '../common/paging';
-import { IsOptionalParty, IsPrivateId, IsPublicId } from '../common/validators';
+import { IsOptionalParty, IsPrivateId, IsPrivateIdList, IsPublicId } from '../common/validators';
 import { CreateRegistrationDto, RegistrationResponse } from '../registrations/registration.dto';
 import type { CapacityUnit, RegistrationStatus } from '../registrations/registration.types';
 
@@ -149,11 +145,7 @@ export class BulkRegistrationDto {
     type: [String],
     description: `1 to ${MAX_BULK} distinct households`,
   })
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_BULK)
-  @ArrayUnique((id: unknown) => String(id))
-  @IsPrivateId({ each: true })
+  @IsPrivateIdList(1, MAX_BULK)
   householdIds!: (string | number)[];
 
   @ApiPropertyOptional({

@@ -87,7 +87,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   private readonly deliveries = new Counter({
     name: 'notification_deliveries_total',
-    help: 'Notification delivery attempts by result (sent, retry, failed)',
+    help: 'Notification delivery attempts by result (sent, retry, failed; skipped: no webhook configured, only logged)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -207,9 +207,9 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     if (n > 0) this.drift.inc({ level }, n);
   }
 
-  notificationDelivery(result: 'sent' | 'retry' | 'failed'): void {
+  notificationDelivery(result: 'sent' | 'skipped' | 'retry' | 'failed'): void {
     this.deliveries.inc({ result });
-    if (result !== 'sent') this.deliveryFailures.inc();
+    if (result === 'retry' || result === 'failed') this.deliveryFailures.inc();
   }
 
   realtimePush(event: 'availability' | 'registration'): void {

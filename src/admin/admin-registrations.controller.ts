@@ -18,7 +18,7 @@ import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
-import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { RegistrationResponse, toIds } from '../registrations/registration.dto';
 import { Actor, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
@@ -46,7 +46,6 @@ export class AdminRegistrationsController {
   constructor(private readonly registrations: AdminRegistrationsService) {}
 
   @Post()
-  @Idempotent()
   @ApiOperation({
     summary:
       "Registers a household on its behalf: the participant rules and saga, recorded as the staff member's act. Role: staff or admin.",
@@ -91,7 +90,6 @@ export class AdminRegistrationsController {
 
   @Post('bulk')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Registers up to 200 households for one date or slot, one result each, in order. With allOrNothing, ' +
@@ -133,7 +131,6 @@ export class AdminRegistrationsController {
 
   @Post(':id/check-in')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Checks a confirmed registration in; counters do not move (it keeps its spots). Checking in again changes ' +
@@ -174,7 +171,6 @@ export class AdminRegistrationsController {
 
   @Delete(':id')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       "Cancels any household's registration, recorded as the staff member's act; the freed room promotes the waitlist. Role: staff or admin.",

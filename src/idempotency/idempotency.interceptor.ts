@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  applyDecorators,
-  CallHandler,
-  ExecutionContext,
-  Injectable,
-  NestInterceptor,
-  UseInterceptors,
-} from '@nestjs/common';
-import { ApiHeader } from '@nestjs/swagger';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
@@ -40,6 +32,7 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+// Bound globally (IdempotencyModule, APP_INTERCEPTOR), so no write route can forget it.
 // The contract's idempotency: the key is scoped to the caller, the method and the route; the
 // first finished answer is replayed; a key in use is 409, a key reused with another body 422;
 // 5xx answers are not stored. A request cut off mid-saga answers, once recovery has finished
@@ -170,16 +163,7 @@ function domainFromJson(body: unknown, replayed = false): DomainError {
   return Object.assign(new DomainError(b.code, b.message, b.details), { replayed });
 }
 
-/** POST/PATCH/PUT/DELETE routes: honours the Idempotency-Key header. */
-export function Idempotent(): MethodDecorator {
-  return applyDecorators(
-    UseInterceptors(IdempotencyInterceptor),
-    ApiHeader({
-      name: 'Idempotency-Key',
-      required: false,
-      description:
-        'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
-        'Still running: 409 IDEMPOTENCY_KEY_IN_USE. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.',
-    }),
-  );
-}
+/** How the header is described on every write operation of the OpenAPI document. */
+export const IDEMPOTENCY_HEADER_DOC =
+  'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
+  'Still running: 409 IDEMPOTENCY_KEY_IN_USE with Retry-After. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.';

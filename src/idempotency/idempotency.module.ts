@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
@@ -8,10 +9,11 @@ import { SagaOutcomeReader } from './saga-outcome.reader';
 @Module({
   providers: [
     IdempotencyRepository,
-    IdempotencyInterceptor,
+    // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
+    { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
     SagaOutcomeReader,
     RegistrationRepository,
   ],
-  exports: [IdempotencyRepository, IdempotencyInterceptor, SagaOutcomeReader],
+  exports: [IdempotencyRepository, SagaOutcomeReader],
 })
 export class IdempotencyModule {}

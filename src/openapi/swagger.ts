@@ -1,5 +1,30 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { IDEMPOTENCY_HEADER_DOC } from '../idempotency/idempotency.interceptor';
+
+const WRITES = ['post', 'put', 'patch', 'delete'] as const;
+
+// The interceptor is global, so the header is documented on every write operation here rather
+// than by a decorator each route could forget.
+function documentIdempotencyKey(document: OpenAPIObject): OpenAPIObject {
+  for (const item of Object.values(document.paths)) {
+    for (const method of WRITES) {
+      const operation = item[method];
+      if (!operation) continue;
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description: IDEMPOTENCY_HEADER_DOC,
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+        },
+      ];
+    }
+  }
+  return document;
+}
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -12,7 +37,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return documentIdempotencyKey(SwaggerModule.createDocument(app, config));
 }
 
 export function setupSwagger(app: INestApplication): void {

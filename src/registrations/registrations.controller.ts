@@ -25,7 +25,7 @@ import { Authenticated, CurrentUser } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
-import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import {
   CreateRegistrationDto,
   ListRegistrationsQuery,
@@ -50,7 +50,6 @@ export class RegistrationsController {
   constructor(private readonly registrations: RegistrationService) {}
 
   @Post()
-  @Idempotent()
   @ApiOperation({
     summary: 'Register your household for an event date or one of its slots. Role: participant.',
   })
@@ -126,7 +125,6 @@ export class RegistrationsController {
   }
 
   @Patch(':id')
-  @Idempotent()
   @ApiOperation({
     summary:
       'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
@@ -154,7 +152,6 @@ export class RegistrationsController {
 
   @Delete(':id')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',

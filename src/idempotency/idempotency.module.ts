@@ -1,19 +1,25 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { RegistrationRepository } from '../registrations/registration.repository';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
-import { SagaOutcomeReader } from './saga-outcome.reader';
 
 @Global()
-@Module({
-  providers: [
-    IdempotencyRepository,
-    // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
-    { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
-    SagaOutcomeReader,
-    RegistrationRepository,
-  ],
-  exports: [IdempotencyRepository, SagaOutcomeReader],
-})
-export class IdempotencyModule {}
+@Module({})
+export class IdempotencyModule {
+  /**
+   * `outcomes`: the module that binds SAGA_OUTCOME_RESOLVER (saga-outcome.port.ts); the app
+   * passes the registrations module, so this folder never imports it.
+   */
+  static register(outcomes: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+    return {
+      module: IdempotencyModule,
+      imports: outcomes,
+      providers: [
+        IdempotencyRepository,
+        // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      ],
+      exports: [IdempotencyRepository],
+    };
+  }
+}

@@ -8,8 +8,10 @@ import { countersOf, PublicCounterRepository } from '../schedule/public-counter.
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
+import { DateSettingsRepository } from './date-settings.repository';
 import { RegistrationRepository } from './registration.repository';
-import { RegistrationSaga } from './registration.saga';
+import { changeFull, registrationFull } from './saga/saga.errors';
+import { RegistrationSaga } from './saga/registration.saga';
 import {
   Actor,
   Registration,
@@ -17,6 +19,7 @@ import {
   RegistrationView,
   toView,
 } from './registration.types';
+import { WaitlistRepository } from './waitlist.repository';
 
 export interface RegisterCommand {
   householdId: string;
@@ -41,6 +44,8 @@ export class RegistrationService {
 
   constructor(
     private readonly registrations: RegistrationRepository,
+    private readonly waitlist: WaitlistRepository,
+    private readonly settings: DateSettingsRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
     private readonly counters: PublicCounterRepository,
@@ -60,7 +65,7 @@ export class RegistrationService {
     const date = await this.bookableDate(command.eventDateId);
     const target = this.targetOf(date, command.eventSlotId);
     const memberIds = await this.partyOf(command.householdId, command.memberIds);
-    const settings = await this.registrations.settings(date.id);
+    const settings = await this.settings.find(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
 
     const joinWaitlist = command.joinWaitlist ?? true;
@@ -69,7 +74,7 @@ export class RegistrationService {
     // One who declines the waitlist lets the queue go first, then tries for what is left.
     const queueBehind =
       settings.waitlistEnabled &&
-      (await this.registrations.hasWaitlist(target.eventDateId, target.eventSlotId));
+      (await this.waitlist.hasWaitlist(target.eventDateId, target.eventSlotId));
     if (queueBehind && !joinWaitlist) await this.promoteTarget(target, actor.sub);
     const { registrationId, outcome } = await this.registerThroughSaga({
       queueBehind,
@@ -85,10 +90,7 @@ export class RegistrationService {
     });
     this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
     if (outcome === 'full') {
-      throw new DomainError(
-        'CAPACITY_FULL',
-        'No room left, and the waitlist was declined, is disabled or is full',
-      );
+      throw registrationFull();
     }
     if (outcome === 'waitlisted') {
       // room may have appeared between our failed take and joining the queue
@@ -156,7 +158,7 @@ export class RegistrationService {
       const memberIds = command.memberIds
         ? await this.partyOf(registration.householdId, command.memberIds)
         : registration.memberIds;
-      const settings = await this.registrations.settings(registration.eventDateId);
+      const settings = await this.settings.find(registration.eventDateId);
       const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
       const result = await this.saga.change({
         registration,
@@ -175,8 +177,7 @@ export class RegistrationService {
         await pause(50);
         continue;
       }
-      if (result === 'full')
-        throw new DomainError('CAPACITY_FULL', 'No room for this change; nothing was changed');
+      if (result === 'full') throw changeFull();
       const old: CounterTarget = {
         eventDateId: registration.eventDateId,
         eventHourId: registration.eventHourId,
@@ -232,7 +233,7 @@ export class RegistrationService {
     const promoted: string[] = [];
     if (first) promoted.push(...(await this.promoteTarget(first, actor)));
     // only the queues that exist: a cancel must not walk every slot of the date
-    for (const target of await this.registrations.waitlistTargets(eventDateId)) {
+    for (const target of await this.waitlist.targets(eventDateId)) {
       if (first && target.eventSlotId === first.eventSlotId) continue;
       promoted.push(...(await this.promoteTarget(target, actor)));
     }
@@ -245,11 +246,7 @@ export class RegistrationService {
       const rows = await this.counters.read(countersOf(target));
       let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
       if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.registrations.waitlistCandidates(
-        target.eventDateId,
-        target.eventSlotId,
-        50,
-      );
+      const candidates = await this.waitlist.candidates(target.eventDateId, target.eventSlotId, 50);
       let progressed = false;
       for (const candidate of candidates) {
         if (candidate.spots > room) continue;
@@ -372,7 +369,7 @@ export class RegistrationService {
   }
 
   private async announcePositions(target: CounterTarget): Promise<void> {
-    const waiting = await this.registrations.waitlist(target.eventDateId, target.eventSlotId);
+    const waiting = await this.waitlist.ofTarget(target.eventDateId, target.eventSlotId);
     const at = new Date();
     for (const r of waiting) this.events.emit(registrationChanged(r, 'position_changed', at));
   }

@@ -1,15 +1,35 @@
 import { Module } from '@nestjs/common';
 import { HouseholdsModule } from '../households/households.module';
+import { SAGA_OUTCOME_RESOLVER } from '../idempotency/saga-outcome.port';
+import { NotificationOutboxModule } from '../notifications/notification-outbox.module';
 import { ScheduleModule } from '../schedule/schedule.module';
-import { RegistrationRepository } from './registration.repository';
-import { RegistrationSaga } from './registration.saga';
+import { RegistrationDataModule } from './registration-data.module';
 import { RegistrationService } from './registration.service';
 import { RegistrationsController } from './registrations.controller';
+import { DriftController } from './saga/reconciliation/drift.controller';
+import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
+import { RecoveryService } from './saga/recovery.service';
+import { RegistrationSaga } from './saga/registration.saga';
+import { SagaOutcomes } from './saga/saga-outcomes';
+import { SagaStepsRepository } from './saga/saga-steps.repository';
 
 @Module({
-  imports: [ScheduleModule, HouseholdsModule],
-  controllers: [RegistrationsController],
-  providers: [RegistrationRepository, RegistrationSaga, RegistrationService],
-  exports: [RegistrationRepository, RegistrationSaga, RegistrationService],
+  imports: [
+    ScheduleModule,
+    HouseholdsModule,
+    NotificationOutboxModule,
+    RegistrationDataModule,
+    ReconciliationModule,
+  ],
+  controllers: [RegistrationsController, DriftController],
+  providers: [
+    SagaStepsRepository,
+    RegistrationSaga,
+    RegistrationService,
+    RecoveryService,
+    SagaOutcomes,
+    { provide: SAGA_OUTCOME_RESOLVER, useExisting: SagaOutcomes },
+  ],
+  exports: [RegistrationDataModule, RegistrationService, RecoveryService, SAGA_OUTCOME_RESOLVER],
 })
 export class RegistrationsModule {}

@@ -9,6 +9,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
@@ -150,6 +151,10 @@ export class AdminRegistrationsController {
   })
   @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
   @ApiConflictResponse({ description: 'INVALID_STATE: not confirmed or checked in' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  })
   async checkIn(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,
@@ -179,6 +184,10 @@ export class AdminRegistrationsController {
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
   @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  })
   cancel(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,

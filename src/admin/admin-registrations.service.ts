@@ -146,14 +146,7 @@ export class AdminRegistrationsService {
         return { registration: toView(checkedIn), alreadyCheckedIn: false };
       }
       // another request changed it, or a saga (a move, a resize) holds it for a moment
-      if (attempt >= RETRIES) {
-        throw new DomainError(
-          'INVALID_STATE',
-          'The registration is being changed by another request; try again',
-          undefined,
-          1,
-        );
-      }
+      if (attempt >= RETRIES) throw await this.registrationService.busy(registration);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

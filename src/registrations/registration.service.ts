@@ -173,7 +173,7 @@ export class RegistrationService {
         idempotencyScope: actor.idempotencyScope,
       });
       if (result === 'busy') {
-        if (attempt >= BUSY_RETRIES) throw busy();
+        if (attempt >= BUSY_RETRIES) throw await this.busy(registration);
         await pause(50);
         continue;
       }
@@ -213,7 +213,7 @@ export class RegistrationService {
           ? 'busy'
           : await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
       if (result === 'busy') {
-        if (attempt >= BUSY_RETRIES) throw busy();
+        if (attempt >= BUSY_RETRIES) throw await this.busy(registration);
         await pause(50);
         continue;
       }
@@ -223,6 +223,21 @@ export class RegistrationService {
       this.announce(cancelled, 'cancelled');
       return toView(cancelled);
     }
+  }
+
+  /**
+   * Another operation holds the registration (we waited for it briefly): 503 with Retry-After,
+   * never a 409. INVALID_STATE is final in the contract (a checked-in registration cannot be
+   * cancelled), and a client would stop at it; this one is "try again", and once the holder
+   * finishes (or recovery settles a holder that died) the same request succeeds.
+   */
+  async busy(registration: Registration): Promise<DomainError> {
+    return new DomainError(
+      'SERVICE_UNAVAILABLE',
+      'The registration is being changed by another request; retry shortly',
+      undefined,
+      await this.saga.retryAfterSeconds(registration.pendingSagaId),
+    );
   }
 
   /**
@@ -395,15 +410,6 @@ function registrationChanged(
 
 function notFound(): DomainError {
   return new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
-}
-
-function busy(): DomainError {
-  return new DomainError(
-    'INVALID_STATE',
-    'The registration is being changed by another request; try again',
-    undefined,
-    1,
-  );
 }
 
 function pause(ms: number): Promise<void> {

@@ -17,6 +17,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
@@ -131,6 +132,10 @@ export class RegistrationsController {
   })
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiConflictResponse({ description: 'CAPACITY_FULL (nothing changed), INVALID_STATE' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  })
   async update(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,
@@ -158,6 +163,10 @@ export class RegistrationsController {
   })
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  })
   async cancel(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,

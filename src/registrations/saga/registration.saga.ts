@@ -71,6 +71,7 @@ export interface ChangeInput {
 export class RegistrationSaga {
   private readonly logger = new Logger(RegistrationSaga.name);
   private readonly leaseSeconds: number;
+  private readonly recoverySeconds: number;
 
   constructor(
     private readonly steps: SagaStepsRepository,
@@ -83,6 +84,17 @@ export class RegistrationSaga {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.leaseSeconds = config.sagaGraceSeconds;
+    this.recoverySeconds = Math.max(1, Math.ceil(config.recoveryIntervalMs / 1000));
+  }
+
+  /**
+   * When to try again a registration another saga holds: once a live saga has had a moment
+   * (at most 5 s, within its lease), or once recovery has had a pass at a dead one (lease over).
+   */
+  async retryAfterSeconds(holderSagaId: string | null): Promise<number> {
+    const holder = holderSagaId === null ? undefined : await this.sagas.find(holderSagaId);
+    if (!holder || holder.leaseSecondsLeft <= 0) return this.recoverySeconds;
+    return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
   // ---- register: intent -> take -> confirm | waitlist | fail --------------------------------

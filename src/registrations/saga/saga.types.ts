@@ -51,6 +51,8 @@ export interface SagaRow {
   idempotencyScope: string | null;
   outcome: string | null;
   leaseExpired: boolean;
+  /** seconds until the lease is over (negative once it is) */
+  leaseSecondsLeft: number;
 }
 
 /** A saga row about to be written (step 1 of every saga). */

@@ -218,7 +218,9 @@ export class HistoryItem {
   @ApiProperty({ example: '2026-11-22T09:00:00.000Z' }) at!: string;
   @ApiProperty({
     example: 'staff-17',
-    description: 'The sub of whoever did it (a staff member for staff acts)',
+    description:
+      'The sub of whoever did it (a staff member for staff acts); "system" for a promotion another ' +
+      'registration\'s change caused, "recovery" for what recovery finished after a crash',
   })
   actor!: string;
   @ApiProperty({
@@ -229,6 +231,15 @@ export class HistoryItem {
   @ApiProperty({ example: null, nullable: true, type: String }) fromStatus!: string | null;
   @ApiProperty({ example: 'confirmed' }) toStatus!: string;
   @ApiProperty({ example: 1 }) spots!: number;
+  @ApiProperty({
+    example: null,
+    nullable: true,
+    type: String,
+    description:
+      'The registration whose change caused this entry: on a promotion after another household cancelled, ' +
+      'moved or shrank its party (actor "system"), that registration\'s id; null otherwise',
+  })
+  causeRegistrationId!: string | null;
 }
 
 export class HistoryResponse {

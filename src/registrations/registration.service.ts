@@ -35,6 +35,8 @@ export interface ChangeCommand {
 }
 
 const BUSY_RETRIES = 20;
+/** The actor recorded for what the service does on its own (a promotion another change caused). */
+export const SYSTEM_ACTOR = 'system';
 
 // The registration rules of the contract. SQL lives in the repositories, the two-database
 // choreography in RegistrationSaga; this class decides what is allowed and in which order.
@@ -185,7 +187,7 @@ export class RegistrationService {
       };
       await this.afterRelease(
         old,
-        actor.sub,
+        registration.id,
         registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
       );
       const updated = await this.mustFind(id);
@@ -218,7 +220,7 @@ export class RegistrationService {
         continue;
       }
       const target: CounterTarget = registration;
-      await this.afterRelease(target, actor.sub, registration.status === 'waitlisted');
+      await this.afterRelease(target, registration.id, registration.status === 'waitlisted');
       const cancelled = await this.mustFind(id);
       this.announce(cancelled, 'cancelled');
       return toView(cancelled);
@@ -244,18 +246,23 @@ export class RegistrationService {
    * Confirms the oldest waitlisted registrations of a date that fit now (first fit: a party too
    * large for the room is passed over). The freed target first, then the date's other queues.
    */
-  async promoteDate(eventDateId: number, actor: string, first?: CounterTarget): Promise<string[]> {
+  async promoteDate(
+    eventDateId: number,
+    actor: string,
+    first?: CounterTarget,
+    cause?: string,
+  ): Promise<string[]> {
     const promoted: string[] = [];
-    if (first) promoted.push(...(await this.promoteTarget(first, actor)));
+    if (first) promoted.push(...(await this.promoteTarget(first, actor, cause)));
     // only the queues that exist: a cancel must not walk every slot of the date
     for (const target of await this.waitlist.targets(eventDateId)) {
       if (first && target.eventSlotId === first.eventSlotId) continue;
-      promoted.push(...(await this.promoteTarget(target, actor)));
+      promoted.push(...(await this.promoteTarget(target, actor, cause)));
     }
     return promoted;
   }
 
-  async promoteTarget(target: CounterTarget, actor: string): Promise<string[]> {
+  async promoteTarget(target: CounterTarget, actor: string, cause?: string): Promise<string[]> {
     const promoted: string[] = [];
     for (let round = 0; round < 100; round++) {
       const rows = await this.counters.read(countersOf(target));
@@ -265,7 +272,7 @@ export class RegistrationService {
       let progressed = false;
       for (const candidate of candidates) {
         if (candidate.spots > room) continue;
-        if (await this.saga.promote(candidate.id, candidate.spots, target, actor)) {
+        if (await this.saga.promote(candidate.id, candidate.spots, target, actor, cause)) {
           promoted.push(candidate.id);
           room -= candidate.spots;
           progressed = true;
@@ -297,13 +304,15 @@ export class RegistrationService {
 
   // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
   // going away, is logged) because recovery promotes again after it settles the counters.
+  // The household promoted did not act, and neither did the one that freed the room for it: its
+  // history says the system did it, because of `cause` (the registration that freed the room).
   private async afterRelease(
     target: CounterTarget,
-    actor: string,
+    cause: string,
     leftWaitlist: boolean,
   ): Promise<void> {
     try {
-      const promoted = await this.promoteDate(target.eventDateId, actor, target);
+      const promoted = await this.promoteDate(target.eventDateId, SYSTEM_ACTOR, target, cause);
       if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
     } catch (error) {
       this.logger.warn(

@@ -137,12 +137,15 @@ export class RegistrationSaga {
     spots: number,
     target: CounterTarget,
     actor: string,
+    cause?: string,
   ): Promise<boolean> {
+    // the cause travels in the plan, so a promotion recovery finishes records it too
     const plan: SagaPlan = {
       eventHourId: target.eventHourId,
       eventSlotId: target.eventSlotId,
       partySize: 0,
       spots,
+      ...(cause === undefined ? {} : { cause }),
     };
     const current = await this.registrations.findById(registrationId);
     if (!current || current.status !== 'waitlisted') return false;
@@ -359,7 +362,13 @@ export class RegistrationSaga {
       completed = await this.steps.completeTake(
         saga,
         fromStatus,
-        { ...history, fromStatus, spots: saga.plan.spots, eventSlotId: saga.plan.eventSlotId },
+        {
+          ...history,
+          fromStatus,
+          spots: saga.plan.spots,
+          eventSlotId: saga.plan.eventSlotId,
+          cause: saga.plan.cause ?? null,
+        },
         outbox,
       );
     } catch (error) {

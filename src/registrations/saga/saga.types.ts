@@ -11,6 +11,8 @@ export interface SagaPlan {
   partySize: number;
   spots: number;
   memberIds?: string[];
+  /** promote only: the registration whose cancel, move or smaller party freed the room */
+  cause?: string;
   /** register only: may it join the waitlist when there is no room */
   joinWaitlist?: boolean;
   /**
@@ -75,6 +77,8 @@ export interface HistoryEntry {
   toStatus: RegistrationStatus;
   spots: number;
   eventSlotId: number | null;
+  /** the registration whose change caused this one (a promotion after a cancel) */
+  cause?: string | null;
 }
 
 export interface OutboxMessage {

@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 
 # Build: full dependencies, compile, then drop the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# Node 24: the LTS line CI runs the tests on (.ci/node-version); supported upstream until April 2028.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,13 +10,15 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 RUN npx nest build && npm prune --omit=dev
 
-# Run: only what the server, the migrations and the ops CLI need.
-FROM node:20-bookworm-slim
+# Run: only what the server, the migrations, the ops CLI and the demo seed need.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# the public schema, for the demo seed (dist/demo/seed-schedule.js)
+COPY --chown=node:node db/public ./db/public
 USER node
 EXPOSE 3000
 # node handles SIGTERM itself (Nest shutdown hooks drain in-flight requests and exit 0)

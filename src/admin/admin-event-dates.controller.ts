@@ -1,16 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser, StaffOnly } from '../auth/auth.guards';
@@ -32,6 +23,7 @@ import {
   StatsResponse,
   WaitlistResponse,
 } from './admin.dto';
+import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 
 const dateNotFound = () => new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
 const dateId = (id: string) => publicIdOrNotFound(id, dateNotFound);
@@ -39,8 +31,8 @@ const dateId = (id: string) => publicIdOrNotFound(id, dateNotFound);
 @ApiTags('admin: event dates')
 @StaffOnly()
 @ApiParam({ name: 'id', example: 12, description: 'event_date_id' })
-@ApiNotFoundResponse({
-  description: 'EVENT_DATE_NOT_FOUND (staff see any date in the schedule, published or not)',
+@ApiErrors({
+  EVENT_DATE_NOT_FOUND: 'no such date (staff see any date in the schedule, published or not)',
 })
 @Controller('api/v1/admin/event-dates')
 export class AdminEventDatesController {
@@ -51,7 +43,7 @@ export class AdminEventDatesController {
     summary: "A date's registrations with their households, oldest first. Role: staff or admin.",
   })
   @ApiOkResponse({ type: AdminRegistrationPage })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
+  @ApiErrors(QUERY_ERRORS)
   list(
     @Param('id') id: string,
     @Query() query: AdminRegistrationsQuery,
@@ -120,9 +112,8 @@ export class AdminEventDatesController {
       'lowering it keeps who already waits. The unit changes only while the date has no active registration.',
   })
   @ApiOkResponse({ type: SettingsResponse })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
-  @ApiConflictResponse({
-    description: 'INVALID_STATE: the unit changes while the date has active registrations',
+  @ApiErrors(BODY_ERRORS, {
+    INVALID_STATE: 'the unit changes while the date has active registrations',
   })
   updateSettings(@Param('id') id: string, @Body() body: SettingsBody): Promise<DateSettings> {
     return this.dates.updateSettings(dateId(id), {

@@ -1,17 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiBody,
-  ApiConflictResponse,
   ApiCreatedResponse,
-  ApiHeader,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiServiceUnavailableResponse,
   ApiTags,
-  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
@@ -20,7 +14,8 @@ import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
 import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
-import { RegistrationResponse, toIds } from '../registrations/registration.dto';
+import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
+import { CREATE_ERRORS, RegistrationResponse, toIds } from '../registrations/registration.dto';
 import { Actor, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
 import {
@@ -35,6 +30,25 @@ import {
 
 const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
 export const ALREADY_CHECKED_IN_HEADER = 'X-Already-Checked-In';
+
+// a sample check-in: the scan's own time, a few minutes after the slot opened
+const checkedInExample: RegistrationView = {
+  id: '901',
+  householdId: '55',
+  eventId: 3,
+  eventDateId: 12,
+  eventHourId: 40,
+  eventSlotId: 345,
+  status: 'checked_in',
+  waitlistPosition: null,
+  memberIds: ['7', '8'],
+  partySize: 2,
+  spots: 1,
+  createdAt: '2026-11-22T09:00:00.000Z',
+  updatedAt: '2026-12-01T14:12:05.000Z',
+  cancelledAt: null,
+  checkedInAt: '2026-12-01T14:12:00.000Z',
+};
 
 function staffActor(user: AuthUser, request: IdempotentRequest): Actor {
   return { sub: user.sub, isStaff: true, idempotencyScope: request.idempotencyScope };
@@ -65,13 +79,7 @@ export class AdminRegistrationsController {
     },
   })
   @ApiCreatedResponse({ type: RegistrationResponse })
-  @ApiNotFoundResponse({
-    description: 'HOUSEHOLD_NOT_FOUND, EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND',
-  })
-  @ApiConflictResponse({ description: 'ALREADY_REGISTERED, CAPACITY_FULL' })
-  @ApiUnprocessableEntityResponse({
-    description: 'RESERVATIONS_CLOSED, SLOT_REQUIRED, SLOT_NOT_ALLOWED',
-  })
+  @ApiErrors(BODY_ERRORS, CREATE_ERRORS, { HOUSEHOLD_NOT_FOUND: 'no household with this id' })
   create(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,
@@ -110,8 +118,8 @@ export class AdminRegistrationsController {
     },
   })
   @ApiOkResponse({ type: BulkResponse })
-  @ApiBadRequestResponse({
-    description: 'VALIDATION_FAILED (0 or more than 200 households, a duplicate id)',
+  @ApiErrors(BODY_ERRORS, {
+    VALIDATION_FAILED: '0 or more than 200 households, or a duplicate id',
   })
   async bulk(
     @CurrentUser() user: AuthUser,
@@ -139,21 +147,24 @@ export class AdminRegistrationsController {
       `checkedInAt carries the scan's own time. Role: staff or admin.`,
   })
   @ApiParam({ name: 'id', example: '901' })
-  @ApiOkResponse({ type: RegistrationResponse })
-  @ApiHeader({
-    name: ALREADY_CHECKED_IN_HEADER,
-    required: false,
-    description: 'Response header: true when it was already checked in',
+  @ApiOkResponse({
+    type: RegistrationResponse,
+    description: 'Checked in, now or by an earlier scan',
+    headers: {
+      [ALREADY_CHECKED_IN_HEADER]: {
+        description: 'true when it was already checked in and nothing changed, else false',
+        schema: { type: 'string', enum: ['true', 'false'], example: 'false' },
+      },
+    },
+    example: checkedInExample,
   })
-  @ApiBadRequestResponse({
-    description:
-      "VALIDATION_FAILED, also for a checkedInAt not on the event's day or in the future",
-  })
-  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
-  @ApiConflictResponse({ description: 'INVALID_STATE: not confirmed or checked in' })
-  @ApiServiceUnavailableResponse({
-    description:
-      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  @ApiErrors(BODY_ERRORS, {
+    VALIDATION_FAILED: "also a checkedInAt not on the event's day, or in the future",
+    REGISTRATION_NOT_FOUND: 'no such registration',
+    MEMBER_NOT_IN_HOUSEHOLD: 'a member who is not on the registration',
+    INVALID_STATE: 'not confirmed (or already checked in)',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async checkIn(
     @CurrentUser() user: AuthUser,
@@ -182,11 +193,11 @@ export class AdminRegistrationsController {
   })
   @ApiParam({ name: 'id', example: '901' })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
-  @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
-  @ApiServiceUnavailableResponse({
-    description:
-      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  @ApiErrors({
+    REGISTRATION_NOT_FOUND: 'no such registration',
+    INVALID_STATE: 'the registration is checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   cancel(
     @CurrentUser() user: AuthUser,
@@ -202,7 +213,7 @@ export class AdminRegistrationsController {
   })
   @ApiParam({ name: 'id', example: '901' })
   @ApiOkResponse({ type: HistoryResponse })
-  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND' })
+  @ApiErrors({ REGISTRATION_NOT_FOUND: 'no such registration' })
   async history(@Param('id') id: string): Promise<{ items: HistoryItem[] }> {
     const rows = await this.registrations.history(pathIdOrNotFound(id, notFound));
     return { items: rows.map((r) => ({ ...r, at: iso(r.at) ?? '' })) };

@@ -43,7 +43,7 @@ export class AdminRegistrationsQuery extends PageQuery {
 export class MemberNameView {
   @ApiProperty({ example: '7' }) id!: string;
   @ApiProperty({ example: 'Ana' }) firstName!: string;
-  @ApiProperty({ example: 'García' }) lastName!: string;
+  @ApiProperty({ example: 'Sample' }) lastName!: string;
 }
 
 export class HouseholdSummary {

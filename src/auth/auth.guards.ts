@@ -9,8 +9,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error';
+import { ApiErrors } from '../openapi/api-errors';
 import { AuthUser, isStaff } from './auth-user';
 
 @Injectable()
@@ -45,7 +46,7 @@ export function Authenticated(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(JwtAuthGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'UNAUTHENTICATED: missing or invalid token' }),
+    ApiErrors({ UNAUTHENTICATED: 'missing, expired or invalid token' }),
   );
 }
 
@@ -55,8 +56,10 @@ export function StaffOnly(): MethodDecorator & ClassDecorator {
     SetMetadata(STAFF_ONLY, true),
     UseGuards(JwtAuthGuard, StaffGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'UNAUTHENTICATED: missing or invalid token' }),
-    ApiForbiddenResponse({ description: 'FORBIDDEN: needs role staff or admin' }),
+    ApiErrors(
+      { UNAUTHENTICATED: 'missing, expired or invalid token' },
+      { FORBIDDEN: 'needs role staff or admin' },
+    ),
   );
 }
 

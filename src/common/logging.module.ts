@@ -3,6 +3,7 @@ import { Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { withLogFormat } from './pretty-logs';
 
 // Structured JSON logs, one line per request, with a request id that is also returned in the
 // X-Request-Id header. Tokens, names and dates of birth never reach a log line.
@@ -12,7 +13,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        pinoHttp: {
+        pinoHttp: withLogFormat(config.logFormat, {
           level: config.logLevel,
           genReqId: (request: IncomingMessage, response: ServerResponse) => {
             const given = request.headers['x-request-id'];
@@ -45,7 +46,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
           autoLogging: {
             ignore: (req: IncomingMessage) => req.url === '/health/live' || req.url === '/metrics',
           },
-        },
+        }),
       }),
     }),
   ],

@@ -40,6 +40,8 @@ export interface AppConfig {
   corsOrigins: string[];
   bodyLimit: string;
   logLevel: string;
+  /** json lines for machines (the default), or pretty for a person at a terminal (npm run demo) */
+  logFormat: 'json' | 'pretty';
   scheduleCacheMs: number;
 }
 
@@ -57,6 +59,45 @@ type Env = Record<string, string | undefined>;
 function text(env: Env, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+// Secrets the project itself publishes: anyone who read .env.example, the README or the demo
+// could sign tokens (or webhook bodies) with them. The length check alone lets them through.
+const PUBLISHED_PLACEHOLDERS = /^(change[-_ ]?me|replace[-_ ]?me|your[-_ ]|placeholder|todo\b)/i;
+
+/** The demo's own secret: printed on screen by `npm run demo`, and accepted only in that process. */
+export const DEMO_JWT_SECRET = 'demo-only-development-secret-never-use-in-production';
+let demoSecretAllowed = false;
+
+/** Called by `npm run demo` only: nothing in the environment can turn this on. */
+export function allowDemoSecret(): void {
+  demoSecretAllowed = true;
+}
+
+function refusePlaceholder(name: string, value: string | undefined): void {
+  if (value === undefined) return;
+  if (value === DEMO_JWT_SECRET && name === 'JWT_SECRET' && demoSecretAllowed) return;
+  if (value === DEMO_JWT_SECRET || PUBLISHED_PLACEHOLDERS.test(value)) {
+    throw new ConfigError(
+      name,
+      `is a published placeholder ("${value.slice(0, 12)}..."); set a random secret, e.g. \`openssl rand -hex 32\``,
+    );
+  }
+}
+
+function logFormat(env: Env): 'json' | 'pretty' {
+  const format = text(env, 'LOG_FORMAT') ?? 'json';
+  if (format !== 'json' && format !== 'pretty')
+    throw new ConfigError('LOG_FORMAT', `must be json or pretty, got "${format}"`);
+  if (format === 'pretty') {
+    try {
+      require.resolve('pino-pretty');
+    } catch {
+      // a development dependency: an image built with npm ci --omit=dev has none
+      throw new ConfigError('LOG_FORMAT', 'pretty needs the pino-pretty development dependency');
+    }
+  }
+  return format;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -120,6 +161,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (publicKey === undefined && secret !== undefined && secret.length < 16) {
     throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
   }
+  if (publicKey === undefined) refusePlaceholder('JWT_SECRET', secret);
+  refusePlaceholder('NOTIFY_WEBHOOK_SECRET', text(env, 'NOTIFY_WEBHOOK_SECRET'));
   const failpoints = (text(env, 'FAILPOINTS') ?? '').split(',').filter((f) => f !== '');
   if (failpoints.length > 0 && nodeEnv === 'production') {
     throw new ConfigError('FAILPOINTS', 'is for tests only and refused when NODE_ENV=production');
@@ -167,6 +210,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .filter(Boolean),
     bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logFormat: logFormat(env),
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
   };
 }

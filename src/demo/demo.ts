@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import 'dotenv/config';
 import {
+  allowDemoSecret,
   DEFAULT_PRIVATE_DB_URL,
   DEFAULT_PUBLIC_DB_URL,
+  DEMO_JWT_SECRET,
   loadConfig,
   parseDbUrl,
   type AppConfig,
@@ -23,8 +25,6 @@ import {
 // databases when missing, seeds a demo schedule into an empty public database (an existing
 // schedule is reused, never touched), migrates the private one, starts the server and prints
 // what is needed to try it.
-
-const DEMO_SECRET = 'demo-only-development-secret-never-use-in-production';
 
 function log(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -57,10 +57,13 @@ async function preparePublic(config: AppConfig): Promise<PublicState> {
 }
 
 async function main(): Promise<void> {
+  allowDemoSecret();
   if (!process.env.JWT_SECRET?.trim() && !process.env.JWT_PUBLIC_KEY?.trim()) {
-    process.env.JWT_SECRET = DEMO_SECRET;
-    log(`JWT_SECRET is not set: using the DEVELOPMENT-ONLY demo secret "${DEMO_SECRET}".`);
+    process.env.JWT_SECRET = DEMO_JWT_SECRET;
+    log(`JWT_SECRET is not set: using the DEVELOPMENT-ONLY demo secret "${DEMO_JWT_SECRET}".`);
   }
+  // logs for the person watching: one short line per request (LOG_FORMAT=json gives JSON lines)
+  process.env.LOG_FORMAT ||= 'pretty';
   process.env.PUBLIC_DB_URL ||= DEFAULT_PUBLIC_DB_URL;
   process.env.PRIVATE_DB_URL ||= DEFAULT_PRIVATE_DB_URL;
   const config = loadConfig(process.env);
@@ -91,28 +94,33 @@ async function main(): Promise<void> {
   const dateId = schedule.sample.dateId ?? 1;
   const slot =
     schedule.sample.slotId === undefined ? '' : `,"eventSlotId":${schedule.sample.slotId}`;
+  // printed once the server listens, so nothing scrolls it away before it is read
   log();
   log(`FreshTrak registration service (demo) on ${base}`);
-  log(`Swagger UI:        ${base}/docs`);
+  log(`Swagger UI:        ${base}/docs   (Authorize with one of the tokens below)`);
   log(`OpenAPI document:  ${base}/docs-json`);
   log();
-  log(`Participant token (sub demo-participant):\n${participant}`);
-  log();
-  log(`Staff token (sub demo-staff, role staff):\n${staff}`);
+  log('Tokens (paste these two lines into your shell):');
+  log(`  PARTICIPANT=${participant}`);
+  log(`  STAFF=${staff}`);
   log();
   log('Try:');
   log(`  curl -s '${base}/api/v1/events'`);
   log(`  curl -s '${base}/api/v1/event-dates/${dateId}'`);
   log(
-    `  curl -s -X POST '${base}/api/v1/me/household' -H "Authorization: Bearer ${participant}" ` +
+    `  curl -s -X POST '${base}/api/v1/me/household' -H "Authorization: Bearer $PARTICIPANT" ` +
       `-H 'Content-Type: application/json' ` +
-      `-d '{"members":[{"firstName":"Ana","lastName":"Lopez","dateOfBirth":"1984-03-09","isHeadOfHousehold":true}]}'`,
+      `-d '{"members":[{"firstName":"Ana","lastName":"Sample","dateOfBirth":"1984-03-09","isHeadOfHousehold":true}]}'`,
   );
   log(
-    `  curl -s -X POST '${base}/api/v1/registrations' -H "Authorization: Bearer ${participant}" ` +
+    `  curl -s -X POST '${base}/api/v1/registrations' -H "Authorization: Bearer $PARTICIPANT" ` +
       `-H 'Content-Type: application/json' -d '{"eventDateId":${dateId}${slot}}'`,
   );
+  log(
+    `  curl -s '${base}/api/v1/admin/event-dates/${dateId}/registrations' -H "Authorization: Bearer $STAFF"`,
+  );
   log();
+  log('Requests are logged below, one line each (LOG_FORMAT=json for JSON lines).');
   log('Ctrl-C stops the server.');
 }
 

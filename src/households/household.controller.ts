@@ -1,9 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
   ApiCreatedResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -19,6 +16,7 @@ import {
   UpdateMemberBody,
 } from './household.dto';
 import { HouseholdService } from './household.service';
+import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
 
 @ApiTags('households')
 @Authenticated()
@@ -31,8 +29,7 @@ export class MyHouseholdController {
     summary: "Creates the caller's household and links it to their account. Any signed-in role.",
   })
   @ApiCreatedResponse({ type: HouseholdView })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
-  @ApiConflictResponse({ description: 'HOUSEHOLD_EXISTS: the account already has a household' })
+  @ApiErrors(BODY_ERRORS, { HOUSEHOLD_EXISTS: 'the account already has a household' })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateHouseholdBody): Promise<HouseholdView> {
     return this.households.createForAccount(user.sub, body);
   }
@@ -43,7 +40,7 @@ export class MyHouseholdController {
       "The caller's household, removed members included (isActive false). Any signed-in role.",
   })
   @ApiOkResponse({ type: HouseholdView })
-  @ApiNotFoundResponse({ description: 'HOUSEHOLD_NOT_FOUND: the account has no household yet' })
+  @ApiErrors({ HOUSEHOLD_NOT_FOUND: 'the account has no household yet' })
   get(@CurrentUser() user: AuthUser): Promise<HouseholdView> {
     return this.households.getMine(user.sub);
   }
@@ -53,9 +50,9 @@ export class MyHouseholdController {
     summary: 'Adds a member (at most 20 active, at most one head). Any signed-in role.',
   })
   @ApiCreatedResponse({ type: MemberView })
-  @ApiNotFoundResponse({ description: 'HOUSEHOLD_NOT_FOUND' })
-  @ApiConflictResponse({
-    description: 'INVALID_STATE: 20 active members already, or a second head',
+  @ApiErrors(BODY_ERRORS, {
+    HOUSEHOLD_NOT_FOUND: 'the account has no household yet',
+    INVALID_STATE: '20 active members already, or a second head',
   })
   addMember(@CurrentUser() user: AuthUser, @Body() body: MemberInput): Promise<MemberView> {
     return this.households.addMember(user.sub, body);
@@ -65,8 +62,11 @@ export class MyHouseholdController {
   @ApiOperation({ summary: 'Changes a member of the household. Any signed-in role.' })
   @ApiParam({ name: 'id', example: '7' })
   @ApiOkResponse({ type: MemberView })
-  @ApiNotFoundResponse({ description: "MEMBER_NOT_FOUND: not a member of the caller's household" })
-  @ApiConflictResponse({ description: 'INVALID_STATE: a removed member, or a second head' })
+  @ApiErrors(BODY_ERRORS, {
+    HOUSEHOLD_NOT_FOUND: 'the account has no household yet',
+    MEMBER_NOT_FOUND: "not a member of the caller's household",
+    INVALID_STATE: 'a removed member, or a second head',
+  })
   updateMember(
     @CurrentUser() user: AuthUser,
     @Param('id') id: string,
@@ -83,8 +83,11 @@ export class MyHouseholdController {
   })
   @ApiParam({ name: 'id', example: '7' })
   @ApiOkResponse({ type: MemberView })
-  @ApiNotFoundResponse({ description: "MEMBER_NOT_FOUND: not a member of the caller's household" })
-  @ApiConflictResponse({ description: 'INVALID_STATE: the last active member' })
+  @ApiErrors({
+    HOUSEHOLD_NOT_FOUND: 'the account has no household yet',
+    MEMBER_NOT_FOUND: "not a member of the caller's household",
+    INVALID_STATE: 'the last active member',
+  })
   removeMember(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<MemberView> {
     return this.households.removeMember(user.sub, id);
   }
@@ -101,7 +104,7 @@ export class AdminHouseholdController {
     summary: 'Creates a walk-in household (no account linked). Role staff or admin.',
   })
   @ApiCreatedResponse({ type: HouseholdView })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED' })
+  @ApiErrors(BODY_ERRORS)
   create(@CurrentUser() user: AuthUser, @Body() body: CreateHouseholdBody): Promise<HouseholdView> {
     return this.households.createWalkIn(user.sub, body);
   }
@@ -110,7 +113,7 @@ export class AdminHouseholdController {
   @ApiOperation({ summary: 'Any household with its members. Role staff or admin.' })
   @ApiParam({ name: 'id', example: '55' })
   @ApiOkResponse({ type: HouseholdView })
-  @ApiNotFoundResponse({ description: 'HOUSEHOLD_NOT_FOUND' })
+  @ApiErrors({ HOUSEHOLD_NOT_FOUND: 'no household with this id' })
   get(@Param('id') id: string): Promise<HouseholdView> {
     return this.households.getById(id);
   }

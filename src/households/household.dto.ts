@@ -68,7 +68,7 @@ export class MemberInput {
   @Matches(NO_CONTROL_CHARS, { message: '$property must not contain control characters' })
   firstName!: string;
 
-  @ApiProperty({ minLength: 1, maxLength: 100, example: 'Lopez' })
+  @ApiProperty({ minLength: 1, maxLength: 100, example: 'Sample' })
   @Transform(trim)
   @IsString()
   @Length(1, 100)
@@ -97,8 +97,8 @@ export class CreateHouseholdBody {
     maxItems: MAX_MEMBERS,
     description: 'At most one head of household',
     example: [
-      { firstName: 'Ana', lastName: 'Lopez', dateOfBirth: '1984-03-09', isHeadOfHousehold: true },
-      { firstName: 'Luis', lastName: 'Lopez', dateOfBirth: '2015-06-21' },
+      { firstName: 'Ana', lastName: 'Sample', dateOfBirth: '1984-03-09', isHeadOfHousehold: true },
+      { firstName: 'Luis', lastName: 'Sample', dateOfBirth: '2015-06-21' },
     ],
   })
   @IsDefined()
@@ -116,7 +116,7 @@ export class UpdateMemberBody {
   @Matches(NO_CONTROL_CHARS, { message: '$property must not contain control characters' })
   firstName?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: 100, example: 'Lopez' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 100, example: 'Sample' })
   @IsOptional()
   @Transform(trim)
   @IsString()
@@ -143,7 +143,7 @@ export class MemberView {
   @ApiProperty({ example: 'Ana' })
   firstName!: string;
 
-  @ApiProperty({ example: 'Lopez' })
+  @ApiProperty({ example: 'Sample' })
   lastName!: string;
 
   @ApiProperty({ example: '1984-03-09' })

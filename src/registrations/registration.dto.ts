@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { PageQuery } from '../common/paging';
 import { IsOptionalParty, IsPublicId, MAX_PARTY } from '../common/validators';
+import type { ErrorSpec } from '../openapi/api-errors';
 import type { RegistrationStatus } from './registration.types';
 
 export { MAX_PARTY };
@@ -102,3 +103,18 @@ export class RegistrationPage {
 export function toIds(ids: (string | number)[] | undefined): string[] | undefined {
   return ids?.map(String);
 }
+
+/** What booking answers, for a participant and for staff on a household's behalf. */
+export const CREATE_ERRORS: ErrorSpec = {
+  VALIDATION_FAILED: 'memberIds left out, and the household has no active members',
+  MEMBER_NOT_IN_HOUSEHOLD: 'a member of another household',
+  MEMBER_NOT_FOUND: 'a member removed from the household',
+  EVENT_DATE_NOT_FOUND: 'unknown, inactive or unpublished date (or event)',
+  EVENT_SLOT_NOT_FOUND: 'the slot is not on this date, or is inactive',
+  ALREADY_REGISTERED: 'the household already has an active registration for this date',
+  CAPACITY_FULL: 'no room, and the waitlist was declined, is disabled or is full',
+  RESERVATIONS_CLOSED: 'the date does not take reservations, is past or its booking has ended',
+  SLOT_REQUIRED: 'the date is booked by slot: give eventSlotId',
+  SLOT_NOT_ALLOWED: 'the date has no slots: leave eventSlotId out',
+  SCHEDULE_UNAVAILABLE: 'the public schedule database is unreachable; nothing was kept',
+};

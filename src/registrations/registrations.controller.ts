@@ -10,24 +10,16 @@ import {
   Query,
   Req,
 } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user';
 import { Authenticated, CurrentUser } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
 import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 import {
+  CREATE_ERRORS,
   CreateRegistrationDto,
   ListRegistrationsQuery,
   RegistrationPage,
@@ -39,6 +31,7 @@ import { RegistrationService } from './registration.service';
 import { Actor, RegistrationView, toView } from './registration.types';
 
 const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
+const NOT_YOURS = { REGISTRATION_NOT_FOUND: 'no such id, or another household’s registration' };
 
 export function actorOf(user: AuthUser, request: IdempotentRequest): Actor {
   return { sub: user.sub, isStaff: false, idempotencyScope: request.idempotencyScope };
@@ -86,12 +79,8 @@ export class RegistrationsController {
       },
     },
   })
-  @ApiNotFoundResponse({
-    description: 'EVENT_DATE_NOT_FOUND, EVENT_SLOT_NOT_FOUND, HOUSEHOLD_NOT_FOUND',
-  })
-  @ApiConflictResponse({ description: 'ALREADY_REGISTERED, CAPACITY_FULL, IDEMPOTENCY_KEY_IN_USE' })
-  @ApiUnprocessableEntityResponse({
-    description: 'RESERVATIONS_CLOSED, SLOT_REQUIRED, SLOT_NOT_ALLOWED, IDEMPOTENCY_KEY_REUSED',
+  @ApiErrors(BODY_ERRORS, CREATE_ERRORS, {
+    HOUSEHOLD_NOT_FOUND: 'the account has no household yet (POST /api/v1/me/household)',
   })
   async create(
     @CurrentUser() user: AuthUser,
@@ -108,6 +97,7 @@ export class RegistrationsController {
   @Get()
   @ApiOperation({ summary: "Your household's registrations, newest first. Role: participant." })
   @ApiOkResponse({ type: RegistrationPage })
+  @ApiErrors(QUERY_ERRORS, { HOUSEHOLD_NOT_FOUND: 'the account has no household yet' })
   async list(
     @CurrentUser() user: AuthUser,
     @Query() query: ListRegistrationsQuery,
@@ -119,7 +109,7 @@ export class RegistrationsController {
   @Get(':id')
   @ApiOperation({ summary: 'One of your registrations. Role: participant.' })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiNotFoundResponse({ description: 'REGISTRATION_NOT_FOUND (also for another household’s id)' })
+  @ApiErrors(NOT_YOURS)
   async get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<RegistrationView> {
     const householdId = await this.ownHousehold(user);
     return toView(await this.registrations.get(pathIdOrNotFound(id, notFound), householdId));
@@ -131,10 +121,17 @@ export class RegistrationsController {
       'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiConflictResponse({ description: 'CAPACITY_FULL (nothing changed), INVALID_STATE' })
-  @ApiServiceUnavailableResponse({
-    description:
-      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  @ApiErrors(BODY_ERRORS, NOT_YOURS, {
+    VALIDATION_FAILED: 'neither memberIds nor eventSlotId given',
+    MEMBER_NOT_IN_HOUSEHOLD: 'a member of another household',
+    MEMBER_NOT_FOUND: 'a member removed from the household',
+    EVENT_SLOT_NOT_FOUND: 'the slot is not on the same date, or is inactive',
+    SLOT_NOT_ALLOWED: 'the date has no slots',
+    CAPACITY_FULL: 'no room for the change; nothing was changed',
+    INVALID_STATE: 'the registration is cancelled or checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
+    RESERVATIONS_CLOSED: 'the date no longer takes changes',
   })
   async update(
     @CurrentUser() user: AuthUser,
@@ -162,10 +159,10 @@ export class RegistrationsController {
       'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiConflictResponse({ description: 'INVALID_STATE (checked in)' })
-  @ApiServiceUnavailableResponse({
-    description:
-      'SERVICE_UNAVAILABLE with Retry-After: another operation holds the registration (or recovery has yet to settle one cut off by a crash); retry',
+  @ApiErrors(NOT_YOURS, {
+    INVALID_STATE: 'the registration is checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async cancel(
     @CurrentUser() user: AuthUser,

@@ -1,17 +1,11 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { publicIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
 import { EventDateCache } from './event-date.cache';
 import { EventDateView, EventPage, EventView, EventsQuery } from './schedule.dto';
 import { eventDateNotFound, ScheduleService } from './schedule.service';
+import { ApiErrors } from '../openapi/api-errors';
 
 @ApiTags('schedule')
 @Controller('api/v1')
@@ -26,7 +20,7 @@ export class ScheduleController {
     summary: 'Published, active events with the dates that can be booked now. No token.',
   })
   @ApiOkResponse({ type: EventPage })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: bad date, range or paging' })
+  @ApiErrors({ VALIDATION_FAILED: 'a bad date, range or paging parameter, or an unknown one' })
   listEvents(@Query() query: EventsQuery): Promise<Page<EventView>> {
     return this.schedule.listEvents(query);
   }
@@ -38,7 +32,7 @@ export class ScheduleController {
   })
   @ApiParam({ name: 'id', example: 12 })
   @ApiOkResponse({ type: EventDateView })
-  @ApiNotFoundResponse({ description: 'EVENT_DATE_NOT_FOUND: unknown, inactive or unpublished' })
+  @ApiErrors({ EVENT_DATE_NOT_FOUND: 'unknown, inactive or unpublished' })
   getEventDate(@Param('id') id: string): Promise<EventDateView> {
     return this.eventDates.get(publicIdOrNotFound(id, eventDateNotFound));
   }

@@ -19,6 +19,11 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const UNLIMITED_PATHS = /^\/(health|metrics|docs)(\/|-json|$)/;
 export const RATE_WINDOW_MS = 60_000;
 
+/** Whether requests to this path count against a rate limit (and so can get 429 RATE_LIMITED). */
+export function isRateLimitedPath(path: string): boolean {
+  return !UNLIMITED_PATHS.test(path);
+}
+
 export function isWrite(method: string): boolean {
   return WRITE_METHODS.has(method.toUpperCase());
 }
@@ -42,7 +47,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return Promise.resolve(true);
     const request = context.switchToHttp().getRequest<Request>();
-    return Promise.resolve(UNLIMITED_PATHS.test(request.path));
+    return Promise.resolve(!isRateLimitedPath(request.path));
   }
 
   protected override async getTracker(request: Record<string, unknown>): Promise<string> {

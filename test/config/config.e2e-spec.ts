@@ -3,7 +3,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/app-config';
+import {
+  allowDemoSecret,
+  ConfigError,
+  DEMO_JWT_SECRET,
+  loadConfig,
+} from '../../src/config/app-config';
 
 const SECRET = 'a-secret-of-at-least-16-chars';
 const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -68,6 +73,17 @@ describe('configuration (loadConfig)', () => {
     ['JWT_SECRET missing', {}, 'JWT_SECRET'],
     ['JWT_SECRET blank', { JWT_SECRET: '   ' }, 'JWT_SECRET'],
     ['JWT_SECRET too short', { JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    [
+      'JWT_SECRET a change-me placeholder',
+      { JWT_SECRET: 'CHANGE_ME_to_something_long' },
+      'JWT_SECRET',
+    ],
+    ['JWT_SECRET the demo secret outside the demo', { JWT_SECRET: DEMO_JWT_SECRET }, 'JWT_SECRET'],
+    [
+      'NOTIFY_WEBHOOK_SECRET a placeholder',
+      { NOTIFY_WEBHOOK_SECRET: 'replace-me-with-the-hmac-key' },
+      'NOTIFY_WEBHOOK_SECRET',
+    ],
     ['JWT_PUBLIC_KEY not a PEM key', { JWT_PUBLIC_KEY: 'ssh-rsa AAAA' }, 'JWT_PUBLIC_KEY'],
     ['PORT not a number', { PORT: 'eighty' }, 'PORT'],
     ['PORT negative', { PORT: '-1' }, 'PORT'],
@@ -131,6 +147,7 @@ describe('configuration (loadConfig)', () => {
       { RATE_LIMIT_READS_PER_MINUTE: 'lots' },
       'RATE_LIMIT_READS_PER_MINUTE',
     ],
+    ['LOG_FORMAT unknown', { LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
     ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '5000' }, 'SCHEDULE_CACHE_MS'],
   ];
 
@@ -142,12 +159,41 @@ describe('configuration (loadConfig)', () => {
     expect(error.message).toContain(variable);
   });
 
+  it('refuses the JWT_SECRET that .env.example ships, though it is long enough', () => {
+    const error = problemWith({ JWT_SECRET: envExampleValue('JWT_SECRET') });
+    expect(error.variable).toBe('JWT_SECRET');
+    expect(error.message).toContain('placeholder');
+  });
+
+  it('logs JSON lines unless LOG_FORMAT=pretty is asked for', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).logFormat).toBe('json');
+    expect(loadConfig({ JWT_SECRET: SECRET, LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+  });
+
   it('allows FAILPOINTS outside production', () => {
     expect(
       loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'test', FAILPOINTS: 'a,b:crash' }).failpoints,
     ).toEqual(['a', 'b:crash']);
   });
 });
+
+// declared after the cases that refuse it: allowDemoSecret() cannot be undone in this process
+describe('the demo secret', () => {
+  it('is accepted once the demo process allows it, and only as JWT_SECRET', () => {
+    allowDemoSecret();
+    expect(loadConfig({ JWT_SECRET: DEMO_JWT_SECRET }).jwt.key).toBe(DEMO_JWT_SECRET);
+    expect(
+      problemWith({ JWT_SECRET: SECRET, NOTIFY_WEBHOOK_SECRET: DEMO_JWT_SECRET }).variable,
+    ).toBe('NOTIFY_WEBHOOK_SECRET');
+  });
+});
+
+function envExampleValue(variable: string): string {
+  const file = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
+  const line = file.split('\n').find((l) => l.startsWith(`${variable}=`));
+  if (line === undefined) throw new Error(`.env.example has no ${variable}`);
+  return line.slice(variable.length + 1);
+}
 
 describe('.env.example', () => {
   it('documents every variable loadConfig reads, each with a comment', () => {
@@ -203,6 +249,14 @@ describe('the built server at boot', () => {
     expect(result.code).not.toBeNull();
     expect(result.ms).toBeLessThan(10_000);
     expect(result.stderr).toContain('JWT_SECRET');
+  });
+
+  it('exits non-zero naming JWT_SECRET when it is the .env.example placeholder', async () => {
+    const result = await boot({ PORT: '0', JWT_SECRET: envExampleValue('JWT_SECRET') });
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.stderr).toContain('JWT_SECRET');
+    expect(result.stderr).toContain('placeholder');
   });
 
   it('exits non-zero naming PORT when it is malformed', async () => {

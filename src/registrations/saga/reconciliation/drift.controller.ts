@@ -11,6 +11,7 @@ import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { StaffOnly } from '../../../auth/auth.guards';
 import { MAX_PUBLIC_ID } from '../../../common/ids';
 import { DriftService } from './drift.service';
+import { ApiErrors, QUERY_ERRORS } from '../../../openapi/api-errors';
 
 class DriftQuery {
   @ApiPropertyOptional({
@@ -58,6 +59,7 @@ export class DriftController {
       'Reports, never corrects: use `npm run cli -- backfill --apply`. Role: staff or admin.',
   })
   @ApiOkResponse({ type: DriftReport })
+  @ApiErrors(QUERY_ERRORS)
   async report(@Query() query: DriftQuery): Promise<DriftReport> {
     const results = await this.drift.check({ eventDateId: query.eventDateId }, false);
     return {

@@ -15,7 +15,6 @@ import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { publicIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
-import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { DateSettings, RegistrationView } from '../registrations/registration.types';
 import {
   AdminEventDatesService,
@@ -104,7 +103,6 @@ export class AdminEventDatesController {
 
   @Post(':id/waitlist/promote')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Confirms the oldest waitlisted registrations that fit the counters now (first fit, each queue). Role: staff or admin.',
@@ -118,7 +116,6 @@ export class AdminEventDatesController {
   }
 
   @Put(':id/settings')
-  @Idempotent()
   @ApiOperation({
     summary:
       "Changes the date's waitlist settings and capacity unit; omitted fields keep their value. Role: staff or admin. " +

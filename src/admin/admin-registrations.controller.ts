@@ -13,7 +13,7 @@ import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
-import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
 import { CREATE_ERRORS, RegistrationResponse, toIds } from '../registrations/registration.dto';
 import { Actor, RegistrationView } from '../registrations/registration.types';
@@ -61,7 +61,6 @@ export class AdminRegistrationsController {
   constructor(private readonly registrations: AdminRegistrationsService) {}
 
   @Post()
-  @Idempotent()
   @ApiOperation({
     summary:
       "Registers a household on its behalf: the participant rules and saga, recorded as the staff member's act. Role: staff or admin.",
@@ -100,7 +99,6 @@ export class AdminRegistrationsController {
 
   @Post('bulk')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Registers up to 200 households for one date or slot, one result each, in order. With allOrNothing, ' +
@@ -142,7 +140,6 @@ export class AdminRegistrationsController {
 
   @Post(':id/check-in')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Checks a confirmed registration in; counters do not move (it keeps its spots). Checking in again changes ' +
@@ -165,7 +162,9 @@ export class AdminRegistrationsController {
     VALIDATION_FAILED: "also a checkedInAt not on the event's day, or in the future",
     REGISTRATION_NOT_FOUND: 'no such registration',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member who is not on the registration',
-    INVALID_STATE: 'not confirmed (or already checked in), or busy (Retry-After)',
+    INVALID_STATE: 'not confirmed (or already checked in)',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async checkIn(
     @CurrentUser() user: AuthUser,
@@ -188,7 +187,6 @@ export class AdminRegistrationsController {
 
   @Delete(':id')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       "Cancels any household's registration, recorded as the staff member's act; the freed room promotes the waitlist. Role: staff or admin.",
@@ -198,6 +196,8 @@ export class AdminRegistrationsController {
   @ApiErrors({
     REGISTRATION_NOT_FOUND: 'no such registration',
     INVALID_STATE: 'the registration is checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   cancel(
     @CurrentUser() user: AuthUser,

@@ -11,7 +11,6 @@ import {
 import { registrationChanged } from '../registrations/registration.events';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegisterCommand, RegistrationService } from '../registrations/registration.service';
-import { registrationBusy } from '../registrations/saga/saga.errors';
 import { Actor, Registration, RegistrationView, toView } from '../registrations/registration.types';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import { AdminRepository } from './admin.repository';
@@ -104,9 +103,11 @@ export class AdminRegistrationsService {
     actor: Actor,
     now: Date = new Date(),
   ): Promise<{ registration: RegistrationView; alreadyCheckedIn: boolean }> {
+    let seen: Registration | undefined;
     return retryWhileBusy<{ registration: RegistrationView; alreadyCheckedIn: boolean }>(
       async () => {
         const registration = await this.registrationService.get(id, undefined);
+        seen = registration;
         if (registration.status !== 'confirmed' && registration.status !== 'checked_in') {
           throw new DomainError(
             'INVALID_STATE',
@@ -159,7 +160,7 @@ export class AdminRegistrationsService {
         // another request changed it, or a saga (a move, a resize) holds it for a moment
         return { kind: 'busy' };
       },
-      registrationBusy,
+      () => this.registrationService.busy(seen),
     );
   }
 

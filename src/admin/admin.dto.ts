@@ -1,10 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -16,7 +12,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { PageQuery } from '../common/paging';
-import { IsOptionalParty, IsPrivateId, IsPublicId } from '../common/validators';
+import { IsOptionalParty, IsPrivateId, IsPrivateIdList, IsPublicId } from '../common/validators';
 import { CreateRegistrationDto, RegistrationResponse } from '../registrations/registration.dto';
 import type { CapacityUnit, RegistrationStatus } from '../registrations/registration.types';
 
@@ -149,11 +145,7 @@ export class BulkRegistrationDto {
     type: [String],
     description: `1 to ${MAX_BULK} distinct households`,
   })
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_BULK)
-  @ArrayUnique((id: unknown) => String(id))
-  @IsPrivateId({ each: true })
+  @IsPrivateIdList(1, MAX_BULK)
   householdIds!: (string | number)[];
 
   @ApiPropertyOptional({
@@ -226,7 +218,9 @@ export class HistoryItem {
   @ApiProperty({ example: '2026-11-22T09:00:00.000Z' }) at!: string;
   @ApiProperty({
     example: 'staff-17',
-    description: 'The sub of whoever did it (a staff member for staff acts)',
+    description:
+      'The sub of whoever did it (a staff member for staff acts); "system" for a promotion another ' +
+      'registration\'s change caused, "recovery" for what recovery finished after a crash',
   })
   actor!: string;
   @ApiProperty({
@@ -237,6 +231,15 @@ export class HistoryItem {
   @ApiProperty({ example: null, nullable: true, type: String }) fromStatus!: string | null;
   @ApiProperty({ example: 'confirmed' }) toStatus!: string;
   @ApiProperty({ example: 1 }) spots!: number;
+  @ApiProperty({
+    example: null,
+    nullable: true,
+    type: String,
+    description:
+      'The registration whose change caused this entry: on a promotion after another household cancelled, ' +
+      'moved or shrank its party (actor "system"), that registration\'s id; null otherwise',
+  })
+  causeRegistrationId!: string | null;
 }
 
 export class HistoryResponse {

@@ -7,13 +7,13 @@ export type Attempt<T> = { kind: 'done'; value: T } | { kind: 'busy' };
  */
 export async function retryWhileBusy<T>(
   attempt: () => Promise<Attempt<T>>,
-  giveUp: () => Error,
+  giveUp: () => Error | Promise<Error>,
   { retries = 20, pauseMs = 50 }: { retries?: number; pauseMs?: number } = {},
 ): Promise<T> {
   for (let tries = 0; ; tries++) {
     const result = await attempt();
     if (result.kind === 'done') return result.value;
-    if (tries >= retries) throw giveUp();
+    if (tries >= retries) throw await giveUp();
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
 }

@@ -1,9 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
   IsBoolean,
   IsDefined,
   IsOptional,
@@ -11,11 +8,11 @@ import {
   Length,
   Matches,
   Validate,
-  ValidateNested,
   ValidatorConstraint,
   ValidatorConstraintInterface,
 } from 'class-validator';
 import { isValidIsoDate } from '../common/time';
+import { IsObjectList } from '../common/validators';
 
 export const MAX_MEMBERS = 20;
 const EARLIEST_BIRTH_DATE = '1900-01-01';
@@ -105,11 +102,7 @@ export class CreateHouseholdBody {
     ],
   })
   @IsDefined()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_MEMBERS)
-  @ValidateNested({ each: true })
-  @Type(() => MemberInput)
+  @IsObjectList(() => MemberInput, 1, MAX_MEMBERS)
   @Validate(AtMostOneHeadConstraint)
   members!: MemberInput[];
 }

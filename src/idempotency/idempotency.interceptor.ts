@@ -1,25 +1,19 @@
 import { createHash } from 'node:crypto';
-import {
-  applyDecorators,
-  CallHandler,
-  ExecutionContext,
-  Inject,
-  Injectable,
-  NestInterceptor,
-  UseInterceptors,
-} from '@nestjs/common';
-import { ApiHeader } from '@nestjs/swagger';
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
+import { Failpoints } from '../common/failpoints';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { ApiErrors } from '../openapi/api-errors';
 import { IdempotencyRepository } from './idempotency.repository';
 import { SAGA_OUTCOME_RESOLVER, SagaOutcomeResolver } from './saga-outcome.port';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** How long a key stays "in use" after its request stopped renewing it (died). */
+const KEY_LEASE_SECONDS = 10;
 
 export interface IdempotentRequest extends Request {
   user?: AuthUser;
@@ -42,17 +36,30 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+// Bound globally (IdempotencyModule, APP_INTERCEPTOR), so no write route can forget it.
 // The contract's idempotency: the key is scoped to the caller, the method and the route; the
-// first finished answer is replayed; a key in use is 409, a key reused with another body 422;
-// 5xx answers are not stored. A request cut off mid-saga answers, once recovery has finished
-// the saga, with that saga's outcome.
+// first finished answer is replayed; a key reused with another body is 422; 5xx answers are not
+// stored. While its request runs, the key has a short lease that the request renews; a 409
+// IDEMPOTENCY_KEY_IN_USE means that request is alive. Once the lease has run out (the request
+// died with its process) the key is never "in use" again: a retry gets the outcome of the saga
+// the request started (503 with Retry-After until recovery has finished it), or runs again when
+// nothing was started or what was started failed and holds nothing.
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly leaseSeconds: number;
+  private readonly recoverySeconds: number;
+
   constructor(
     private readonly keys: IdempotencyRepository,
     @Inject(SAGA_OUTCOME_RESOLVER) private readonly outcomes: SagaOutcomeResolver,
     private readonly metrics: MetricsService,
-  ) {}
+    private readonly failpoints: Failpoints,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    // never longer than a saga's lease: a request does not outlive the saga it runs
+    this.leaseSeconds = Math.min(KEY_LEASE_SECONDS, config.sagaGraceSeconds);
+    this.recoverySeconds = Math.max(1, Math.ceil(config.recoveryIntervalMs / 1000));
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<IdempotentRequest>();
@@ -90,7 +97,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return replay.body;
     }
     request.idempotencyScope = scope;
+    // the lease says this request is alive; renewed well before it runs out
+    const renewal = setInterval(
+      () => void this.keys.renew(scope, this.leaseSeconds).catch(() => undefined),
+      (this.leaseSeconds * 1000) / 3,
+    );
     try {
+      this.failpoints.hit('idempotency.after-claim');
       const body: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
       await this.keys.complete(scope, response.statusCode, JSON.stringify(body ?? null));
       return body;
@@ -102,6 +115,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
         await this.keys.release(scope).catch(() => undefined);
       }
       throw error;
+    } finally {
+      clearInterval(renewal);
     }
   }
 
@@ -110,7 +125,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     requestHash: string,
   ): Promise<{ status: number; body: unknown } | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.keys.claim(scope, requestHash)) return undefined;
+      if (await this.keys.claim(scope, requestHash, this.leaseSeconds)) return undefined;
       const stored = await this.keys.find(scope);
       if (!stored) continue;
       if (stored.expired) {
@@ -128,8 +143,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
         if (stored.statusCode >= 400) throw domainFromJson(body, true);
         return { status: stored.statusCode, body };
       }
-      if (stored.lockExpired && stored.sagaId === null && (await this.keys.takeOver(scope)))
-        return undefined;
       if (
         stored.sagaId !== null &&
         (stored.sagaState === 'done' || stored.sagaState === 'failed')
@@ -146,11 +159,23 @@ export class IdempotencyInterceptor implements NestInterceptor {
           return { status: outcome.status, body: outcome.body };
         }
       }
-      throw new DomainError(
-        'IDEMPOTENCY_KEY_IN_USE',
-        'A request with this Idempotency-Key is still running',
-        { retryAfterSeconds: 1 },
-      );
+      if (!stored.lockExpired) {
+        throw new DomainError(
+          'IDEMPOTENCY_KEY_IN_USE',
+          'A request with this Idempotency-Key is still running',
+          { retryAfterSeconds: 1 },
+        );
+      }
+      // the request died: nothing started, or what it started failed (holds nothing)
+      if (await this.keys.takeOver(scope, this.leaseSeconds)) return undefined;
+      if (stored.sagaId !== null && stored.sagaState !== 'failed') {
+        // its saga is unfinished: recovery settles it once the saga's lease is over
+        throw new DomainError(
+          'SERVICE_UNAVAILABLE',
+          'The request with this Idempotency-Key was cut off and is being finished; retry shortly',
+          { retryAfterSeconds: Math.max(0, stored.sagaLeaseLeft ?? 0) + this.recoverySeconds },
+        );
+      }
     }
     throw new DomainError(
       'IDEMPOTENCY_KEY_IN_USE',
@@ -174,21 +199,7 @@ function domainFromJson(body: unknown, replayed = false): DomainError {
   return Object.assign(new DomainError(b.code, b.message, { details: b.details }), { replayed });
 }
 
-/** POST/PATCH/PUT/DELETE routes: honours the Idempotency-Key header. */
-export function Idempotent(): MethodDecorator {
-  return applyDecorators(
-    UseInterceptors(IdempotencyInterceptor),
-    ApiHeader({
-      name: 'Idempotency-Key',
-      required: false,
-      description:
-        'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
-        'Still running: 409 IDEMPOTENCY_KEY_IN_USE. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.',
-    }),
-    ApiErrors({
-      VALIDATION_FAILED: 'an Idempotency-Key that is not 1 to 255 visible ASCII characters',
-      IDEMPOTENCY_KEY_IN_USE: 'the first request with this key is still running',
-      IDEMPOTENCY_KEY_REUSED: 'this key was used with a different request',
-    }),
-  );
-}
+/** How the header is described on every write operation of the OpenAPI document. */
+export const IDEMPOTENCY_HEADER_DOC =
+  'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
+  'Still running: 409 IDEMPOTENCY_KEY_IN_USE with Retry-After. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.';

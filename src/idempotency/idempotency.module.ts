@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
 
@@ -13,8 +14,12 @@ export class IdempotencyModule {
     return {
       module: IdempotencyModule,
       imports: outcomes,
-      providers: [IdempotencyRepository, IdempotencyInterceptor],
-      exports: [IdempotencyRepository, IdempotencyInterceptor],
+      providers: [
+        IdempotencyRepository,
+        // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      ],
+      exports: [IdempotencyRepository],
     };
   }
 }

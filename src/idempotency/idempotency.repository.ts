@@ -12,28 +12,32 @@ export interface StoredKey {
   responseBody: string | null;
   sagaId: string | null;
   sagaState: string | null;
+  /** seconds until the saga's lease is over (negative once it is) */
+  sagaLeaseLeft: number | null;
+  /** the request holding the key renews this lease while it runs: expired means it died */
   lockExpired: boolean;
   expired: boolean;
 }
 
 /** How long an answered key is kept (the contract asks for at least 24 hours). */
 export const KEEP_HOURS = 48;
-/** How long a request may hold its key before another may take it over. */
-const LOCK_SECONDS = 120;
 
 // Idempotency keys live in the private database so every instance sees them.
 @Injectable()
 export class IdempotencyRepository {
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
 
-  /** True when this request now owns the key; false when a row already exists. */
-  async claim(scope: string, requestHash: string): Promise<boolean> {
+  /**
+   * True when this request now owns the key (for `leaseSeconds`, renewed by `renew` while it
+   * runs); false when a row already exists.
+   */
+  async claim(scope: string, requestHash: string, leaseSeconds: number): Promise<boolean> {
     return translatePrivateError(async () => {
       try {
         await this.db.query(
           `INSERT INTO idempotency_keys (scope_hash, request_hash, state, locked_until, expires_at)
            VALUES (?, ?, 'in_flight', NOW(6) + INTERVAL ? SECOND, NOW(6) + INTERVAL ? HOUR)`,
-          [scope, requestHash, LOCK_SECONDS, KEEP_HOURS],
+          [scope, requestHash, leaseSeconds, KEEP_HOURS],
         );
         return true;
       } catch (error) {
@@ -53,11 +57,13 @@ export class IdempotencyRepository {
           response_body: string | null;
           saga_id: string | null;
           saga_state: string | null;
+          saga_lease_left: number | string | null;
           lock_expired: number | string;
           expired: number | string;
         }[]
       >(
         `SELECT k.request_hash, k.state, k.status_code, k.response_body, k.saga_id, s.state AS saga_state,
+                TIMESTAMPDIFF(MICROSECOND, NOW(6), s.lease_until) / 1e6 AS saga_lease_left,
                 (k.locked_until < NOW(6)) AS lock_expired, (k.expires_at < NOW(6)) AS expired
            FROM idempotency_keys k LEFT JOIN registration_sagas s ON s.id = k.saga_id
           WHERE k.scope_hash = ?`,
@@ -73,6 +79,7 @@ export class IdempotencyRepository {
       responseBody: row.response_body,
       sagaId: row.saga_id === null ? null : String(row.saga_id),
       sagaState: row.saga_state,
+      sagaLeaseLeft: row.saga_lease_left === null ? null : Number(row.saga_lease_left),
       lockExpired: Number(row.lock_expired) === 1,
       expired: Number(row.expired) === 1,
     };
@@ -88,16 +95,33 @@ export class IdempotencyRepository {
     await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE saga_id = ?', [to, from]);
   }
 
-  /** Takes over a key whose request died before it started any saga. */
-  async takeOver(scope: string): Promise<boolean> {
+  /**
+   * Takes over a key whose request died (its lease ran out) having started nothing that is
+   * still to be answered: no saga, or a saga that failed and so holds nothing. The retry then
+   * runs again.
+   */
+  async takeOver(scope: string, leaseSeconds: number): Promise<boolean> {
     const result = await translatePrivateError(() =>
       this.db.query<unknown>(
-        `UPDATE idempotency_keys SET locked_until = NOW(6) + INTERVAL ? SECOND
-          WHERE scope_hash = ? AND state = 'in_flight' AND saga_id IS NULL AND locked_until < NOW(6)`,
-        [LOCK_SECONDS, scope],
+        `UPDATE idempotency_keys k LEFT JOIN registration_sagas s ON s.id = k.saga_id
+            SET k.locked_until = NOW(6) + INTERVAL ? SECOND, k.saga_id = NULL
+          WHERE k.scope_hash = ? AND k.state = 'in_flight' AND k.locked_until < NOW(6)
+            AND (k.saga_id IS NULL OR s.state = 'failed')`,
+        [leaseSeconds, scope],
       ),
     );
     return affectedRows(result) === 1;
+  }
+
+  /** The running request still holds its key (called while it runs). */
+  async renew(scope: string, leaseSeconds: number): Promise<void> {
+    await translatePrivateError(() =>
+      this.db.query(
+        `UPDATE idempotency_keys SET locked_until = NOW(6) + INTERVAL ? SECOND
+          WHERE scope_hash = ? AND state = 'in_flight'`,
+        [leaseSeconds, scope],
+      ),
+    );
   }
 
   async removeExpired(scope: string): Promise<void> {
@@ -120,16 +144,22 @@ export class IdempotencyRepository {
   /**
    * A 5xx is not stored: the retry runs again, unless a saga it started did not fail. Then the
    * saga's outcome answers the retry (once recovery has finished it, if it is still running),
-   * since running it again would refuse a registration the first request did make.
+   * since running it again would refuse a registration the first request did make. The kept key
+   * is let go at once: this request is over, so a retry is never told it is still running.
    */
   async release(scope: string): Promise<void> {
-    await translatePrivateError(() =>
-      this.db.query(
+    await translatePrivateError(async () => {
+      await this.db.query(
         `DELETE k FROM idempotency_keys k LEFT JOIN registration_sagas s ON s.id = k.saga_id
           WHERE k.scope_hash = ? AND k.state = 'in_flight' AND (k.saga_id IS NULL OR s.state = 'failed')`,
         [scope],
-      ),
-    );
+      );
+      await this.db.query(
+        `UPDATE idempotency_keys SET locked_until = NOW(6) - INTERVAL 1 SECOND
+          WHERE scope_hash = ? AND state = 'in_flight'`,
+        [scope],
+      );
+    });
   }
 
   async purgeExpired(): Promise<number> {

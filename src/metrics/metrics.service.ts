@@ -31,8 +31,12 @@ const RECOVERED = { confirmed: 0, waitlisted: 0, full: 0, released: 0, gone: 0 }
   Exclude<RecoveryOutcome, 'deferred'>,
   0
 >;
-const DELIVERY_RESULTS = { sent: 0, retry: 0, failed: 0 } satisfies Record<DeliveryResult, 0>;
-export type DeliveryResult = 'sent' | 'retry' | 'failed';
+const DELIVERY_RESULTS = { sent: 0, skipped: 0, retry: 0, failed: 0 } satisfies Record<
+  DeliveryResult,
+  0
+>;
+/** skipped: no webhook is configured, so the message was only logged */
+export type DeliveryResult = 'sent' | 'skipped' | 'retry' | 'failed';
 
 // Prometheus metrics of this instance. Each app instance has its own registry (tests run two
 // apps in one process); services call the methods below, nothing else touches prom-client.
@@ -103,7 +107,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   private readonly deliveries = new Counter({
     name: 'notification_deliveries_total',
-    help: 'Notification delivery attempts by result (sent, retry, failed)',
+    help: 'Notification delivery attempts by result (sent, retry, failed; skipped: no webhook configured, only logged)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -252,7 +256,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   notificationDelivery(result: DeliveryResult): void {
     this.deliveries.inc({ result });
-    if (result !== 'sent') this.deliveryFailures.inc();
+    if (result === 'retry' || result === 'failed') this.deliveryFailures.inc();
   }
 
   realtimePush(event: 'availability' | 'registration'): void {

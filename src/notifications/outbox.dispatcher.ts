@@ -100,7 +100,8 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnModuleDestroy
       return;
     }
     await this.outbox.markSent(message.id);
-    this.metrics.notificationDelivery('sent');
+    // only logged is not sent: a dashboard must not show deliveries that never left the process
+    this.metrics.notificationDelivery(webhookUrl === undefined ? 'skipped' : 'sent');
   }
 
   private async failed(message: OutboxMessage, reason: string): Promise<void> {

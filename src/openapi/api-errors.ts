@@ -85,13 +85,14 @@ const VALIDATION_DETAILS = [{ field: 'eventDateId', problems: ['eventDateId must
 const RETRIES: ReadonlySet<ErrorCode> = new Set([
   'RATE_LIMITED',
   'IDEMPOTENCY_KEY_IN_USE',
-  'INVALID_STATE',
+  'SERVICE_UNAVAILABLE',
 ]);
 const RETRY_AFTER = {
   'Retry-After': {
     description:
       'Seconds to wait before trying again: always with RATE_LIMITED and IDEMPOTENCY_KEY_IN_USE; ' +
-      'with INVALID_STATE only when another request was changing the registration',
+      'with SERVICE_UNAVAILABLE when another operation holds the registration or a request cut off ' +
+      'by a crash is being finished',
     schema: { type: 'integer', example: 30 },
   },
 };

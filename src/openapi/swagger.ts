@@ -1,7 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type {
+  ResponseObject,
+  ResponsesObject,
+} from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { IDEMPOTENCY_HEADER_DOC } from '../idempotency/idempotency.interceptor';
 import { isRateLimitedPath } from '../security/rate-limit.guard';
 import { errorResponseObject } from './api-errors';
+
+const WRITES = ['post', 'put', 'patch', 'delete'] as const;
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -16,7 +23,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return withRateLimits(SwaggerModule.createDocument(app, config));
+  return withIdempotency(withRateLimits(SwaggerModule.createDocument(app, config)));
 }
 
 // The rate-limit guard is global, so its 429 is documented from the guard's own rule rather
@@ -40,4 +47,63 @@ export function setupSwagger(app: INestApplication): void {
     // the token typed into Authorize survives a reload of the page
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+// The idempotency interceptor is global, so its header and its answers are documented on every
+// write operation here rather than by a decorator each route could forget.
+function withIdempotency(document: OpenAPIObject): OpenAPIObject {
+  const answers = errorResponseObject({
+    VALIDATION_FAILED: 'an Idempotency-Key that is not 1 to 255 visible ASCII characters',
+    IDEMPOTENCY_KEY_IN_USE: 'the first request with this key is still running',
+    IDEMPOTENCY_KEY_REUSED: 'this key was used with a different request',
+    SERVICE_UNAVAILABLE:
+      'the first request with this key was cut off (its process died) and recovery is finishing what it started',
+  });
+  for (const operations of Object.values(document.paths)) {
+    for (const method of WRITES) {
+      const operation = operations[method];
+      if (!operation) continue;
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description: IDEMPOTENCY_HEADER_DOC,
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+        },
+      ];
+      operation.responses = mergeResponses(operation.responses, answers);
+    }
+  }
+  return document;
+}
+
+/** A status the route documents already keeps its own words, examples and headers, plus ours. */
+function mergeResponses(
+  own: ResponsesObject,
+  added: Record<string, ResponseObject>,
+): ResponsesObject {
+  const out: ResponsesObject = { ...own };
+  for (const [status, response] of Object.entries(added)) {
+    const mine = own[status] as ResponseObject | undefined;
+    if (!mine?.content) {
+      out[status] = response;
+      continue;
+    }
+    const json = mine.content['application/json'] ?? {};
+    out[status] = {
+      ...mine,
+      description: [mine.description, response.description].filter(Boolean).join('; '),
+      headers: { ...response.headers, ...mine.headers },
+      content: {
+        ...mine.content,
+        'application/json': {
+          ...json,
+          examples: { ...json.examples, ...response.content?.['application/json']?.examples },
+        },
+      },
+    };
+  }
+  return out;
 }

@@ -14,6 +14,8 @@ export interface HistoryRow {
   fromStatus: RegistrationStatus | null;
   toStatus: RegistrationStatus;
   spots: number;
+  /** the registration whose change caused this one (a promotion after a cancel), else null */
+  causeRegistrationId: string | null;
 }
 
 // The table registration_history: one row per change of a registration, written in the same
@@ -30,7 +32,7 @@ export class RegistrationHistoryRepository {
   ): Promise<void> {
     await m.query(
       `INSERT INTO registration_history (registration_id, event_date_id, at, actor, action, from_status, to_status,
-         spots, event_slot_id) VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?)`,
+         spots, event_slot_id, cause_registration_id) VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?, ?)`,
       [
         at.registrationId,
         at.eventDateId,
@@ -40,6 +42,7 @@ export class RegistrationHistoryRepository {
         entry.toStatus,
         entry.spots,
         entry.eventSlotId,
+        entry.cause ?? null,
       ],
     );
   }
@@ -54,9 +57,10 @@ export class RegistrationHistoryRepository {
           from_status: RegistrationStatus | null;
           to_status: RegistrationStatus;
           spots: number;
+          cause_registration_id: string | number | null;
         }[]
       >(
-        `SELECT at, actor, action, from_status, to_status, spots FROM registration_history
+        `SELECT at, actor, action, from_status, to_status, spots, cause_registration_id FROM registration_history
           WHERE registration_id = ? ORDER BY at, id`,
         [registrationId],
       ),
@@ -68,6 +72,8 @@ export class RegistrationHistoryRepository {
       fromStatus: r.from_status,
       toStatus: r.to_status,
       spots: r.spots,
+      causeRegistrationId:
+        r.cause_registration_id === null ? null : String(r.cause_registration_id),
     }));
   }
 

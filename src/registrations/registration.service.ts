@@ -12,7 +12,7 @@ import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
 import { DateSettingsRepository } from './date-settings.repository';
 import { RegistrationRepository } from './registration.repository';
 import { registrationChanged } from './registration.events';
-import { changeFull, registrationBusy, registrationFull } from './saga/saga.errors';
+import { changeFull, registrationFull } from './saga/saga.errors';
 import { RegistrationSaga } from './saga/registration.saga';
 import {
   Actor,
@@ -35,6 +35,9 @@ export interface ChangeCommand {
   memberIds?: string[];
   eventSlotId?: number;
 }
+
+/** The actor recorded for what the service does on its own (a promotion another change caused). */
+export const SYSTEM_ACTOR = 'system';
 
 // The registration rules of the contract. SQL lives in the repositories, the two-database
 // choreography in RegistrationSaga; this class decides what is allowed and in which order.
@@ -142,55 +145,60 @@ export class RegistrationService {
     command: ChangeCommand,
     actor: Actor,
   ): Promise<RegistrationView> {
-    return retryWhileBusy<RegistrationView>(async () => {
-      const registration = await this.get(id, householdId);
-      if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
-        throw new DomainError(
-          'INVALID_STATE',
-          `A ${registration.status} registration cannot be changed`,
+    let seen: Registration | undefined;
+    return retryWhileBusy<RegistrationView>(
+      async () => {
+        const registration = await this.get(id, householdId);
+        seen = registration;
+        if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
+          throw new DomainError(
+            'INVALID_STATE',
+            `A ${registration.status} registration cannot be changed`,
+          );
+        }
+        const date = await this.visibleDate(registration.eventDateId);
+        if (!isBookable(date))
+          throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
+        const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
+        const target = this.targetOf(date, slotId);
+        const memberIds = command.memberIds
+          ? await this.partyOf(registration.householdId, command.memberIds)
+          : registration.memberIds;
+        const settings = await this.settings.find(registration.eventDateId);
+        const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
+        const result = await this.saga.change({
+          registration,
+          plan: {
+            eventHourId: target.eventHourId,
+            eventSlotId: target.eventSlotId,
+            partySize: memberIds.length,
+            spots,
+            memberIds,
+          },
+          actor: actor.sub,
+          idempotencyScope: actor.idempotencyScope,
+        });
+        if (result.kind === 'busy') return result;
+        if (result.kind === 'full') throw changeFull();
+        const old: CounterTarget = {
+          eventDateId: registration.eventDateId,
+          eventHourId: registration.eventHourId,
+          eventSlotId: registration.eventSlotId,
+        };
+        await this.afterRelease(
+          old,
+          registration.id,
+          registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
         );
-      }
-      const date = await this.visibleDate(registration.eventDateId);
-      if (!isBookable(date))
-        throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
-      const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
-      const target = this.targetOf(date, slotId);
-      const memberIds = command.memberIds
-        ? await this.partyOf(registration.householdId, command.memberIds)
-        : registration.memberIds;
-      const settings = await this.settings.find(registration.eventDateId);
-      const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-      const result = await this.saga.change({
-        registration,
-        plan: {
-          eventHourId: target.eventHourId,
-          eventSlotId: target.eventSlotId,
-          partySize: memberIds.length,
-          spots,
-          memberIds,
-        },
-        actor: actor.sub,
-        idempotencyScope: actor.idempotencyScope,
-      });
-      if (result.kind === 'busy') return result;
-      if (result.kind === 'full') throw changeFull();
-      const old: CounterTarget = {
-        eventDateId: registration.eventDateId,
-        eventHourId: registration.eventHourId,
-        eventSlotId: registration.eventSlotId,
-      };
-      await this.afterRelease(
-        old,
-        actor.sub,
-        registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
-      );
-      const updated = await this.mustFind(id);
-      this.announce(
-        updated,
-        updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
-      );
-      return { kind: 'done', value: toView(updated) };
-    }, registrationBusy);
+        const updated = await this.mustFind(id);
+        this.announce(
+          updated,
+          updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
+        );
+        return { kind: 'done', value: toView(updated) };
+      },
+      () => this.busy(seen),
+    );
   }
 
   async cancel(
@@ -198,40 +206,65 @@ export class RegistrationService {
     householdId: string | undefined,
     actor: Actor,
   ): Promise<RegistrationView> {
-    return retryWhileBusy<RegistrationView>(async () => {
-      const registration = await this.get(id, householdId);
-      if (registration.status === 'cancelled') return { kind: 'done', value: toView(registration) };
-      if (registration.status === 'checked_in') {
-        throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
-      }
-      // a pending registration is still in its register saga
-      if (registration.status === 'pending') return { kind: 'busy' };
-      const result = await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
-      if (result.kind === 'busy') return result;
-      const target: CounterTarget = registration;
-      await this.afterRelease(target, actor.sub, registration.status === 'waitlisted');
-      const cancelled = await this.mustFind(id);
-      this.announce(cancelled, 'cancelled');
-      return { kind: 'done', value: toView(cancelled) };
-    }, registrationBusy);
+    let seen: Registration | undefined;
+    return retryWhileBusy<RegistrationView>(
+      async () => {
+        const registration = await this.get(id, householdId);
+        seen = registration;
+        if (registration.status === 'cancelled')
+          return { kind: 'done', value: toView(registration) };
+        if (registration.status === 'checked_in') {
+          throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
+        }
+        // a pending registration is still in its register saga
+        if (registration.status === 'pending') return { kind: 'busy' };
+        const result = await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
+        if (result.kind === 'busy') return result;
+        const target: CounterTarget = registration;
+        await this.afterRelease(target, registration.id, registration.status === 'waitlisted');
+        const cancelled = await this.mustFind(id);
+        this.announce(cancelled, 'cancelled');
+        return { kind: 'done', value: toView(cancelled) };
+      },
+      () => this.busy(seen),
+    );
+  }
+
+  /**
+   * Another operation holds the registration (we waited for it briefly): 503 with Retry-After,
+   * never a 409. INVALID_STATE is final in the contract (a checked-in registration cannot be
+   * cancelled), and a client would stop at it; this one is "try again", and once the holder
+   * finishes (or recovery settles a holder that died) the same request succeeds.
+   */
+  async busy(registration: Registration | undefined): Promise<DomainError> {
+    return new DomainError(
+      'SERVICE_UNAVAILABLE',
+      'The registration is being changed by another request; retry shortly',
+      { retryAfterSeconds: await this.saga.retryAfterSeconds(registration?.pendingSagaId ?? null) },
+    );
   }
 
   /**
    * Confirms the oldest waitlisted registrations of a date that fit now (first fit: a party too
    * large for the room is passed over). The freed target first, then the date's other queues.
    */
-  async promoteDate(eventDateId: number, actor: string, first?: CounterTarget): Promise<string[]> {
+  async promoteDate(
+    eventDateId: number,
+    actor: string,
+    first?: CounterTarget,
+    cause?: string,
+  ): Promise<string[]> {
     const promoted: string[] = [];
-    if (first) promoted.push(...(await this.promoteTarget(first, actor)));
+    if (first) promoted.push(...(await this.promoteTarget(first, actor, cause)));
     // only the queues that exist: a cancel must not walk every slot of the date
     for (const target of await this.waitlist.targets(eventDateId)) {
       if (first && target.eventSlotId === first.eventSlotId) continue;
-      promoted.push(...(await this.promoteTarget(target, actor)));
+      promoted.push(...(await this.promoteTarget(target, actor, cause)));
     }
     return promoted;
   }
 
-  async promoteTarget(target: CounterTarget, actor: string): Promise<string[]> {
+  async promoteTarget(target: CounterTarget, actor: string, cause?: string): Promise<string[]> {
     const promoted: string[] = [];
     for (let round = 0; round < 100; round++) {
       const rows = await this.counters.read(countersOf(target));
@@ -241,7 +274,7 @@ export class RegistrationService {
       let progressed = false;
       for (const candidate of candidates) {
         if (candidate.spots > room) continue;
-        if (await this.saga.promote(candidate.id, candidate.spots, target, actor)) {
+        if (await this.saga.promote(candidate.id, candidate.spots, target, actor, cause)) {
           promoted.push(candidate.id);
           room -= candidate.spots;
           progressed = true;
@@ -273,13 +306,15 @@ export class RegistrationService {
 
   // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
   // going away, is logged) because recovery promotes again after it settles the counters.
+  // The household promoted did not act, and neither did the one that freed the room for it: its
+  // history says the system did it, because of `cause` (the registration that freed the room).
   private async afterRelease(
     target: CounterTarget,
-    actor: string,
+    cause: string,
     leftWaitlist: boolean,
   ): Promise<void> {
     try {
-      const promoted = await this.promoteDate(target.eventDateId, actor, target);
+      const promoted = await this.promoteDate(target.eventDateId, SYSTEM_ACTOR, target, cause);
       if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
     } catch (error) {
       this.logger.warn(

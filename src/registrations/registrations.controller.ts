@@ -16,7 +16,7 @@ import { Authenticated, CurrentUser } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
-import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 import {
   CREATE_ERRORS,
@@ -44,7 +44,6 @@ export class RegistrationsController {
   constructor(private readonly registrations: RegistrationService) {}
 
   @Post()
-  @Idempotent()
   @ApiOperation({
     summary: 'Register your household for an event date or one of its slots. Role: participant.',
   })
@@ -117,7 +116,6 @@ export class RegistrationsController {
   }
 
   @Patch(':id')
-  @Idempotent()
   @ApiOperation({
     summary:
       'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
@@ -130,7 +128,9 @@ export class RegistrationsController {
     EVENT_SLOT_NOT_FOUND: 'the slot is not on the same date, or is inactive',
     SLOT_NOT_ALLOWED: 'the date has no slots',
     CAPACITY_FULL: 'no room for the change; nothing was changed',
-    INVALID_STATE: 'the registration is cancelled or checked in, or busy (Retry-After)',
+    INVALID_STATE: 'the registration is cancelled or checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
     RESERVATIONS_CLOSED: 'the date no longer takes changes',
   })
   async update(
@@ -154,13 +154,16 @@ export class RegistrationsController {
 
   @Delete(':id')
   @HttpCode(200)
-  @Idempotent()
   @ApiOperation({
     summary:
       'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors(NOT_YOURS, { INVALID_STATE: 'the registration is checked in' })
+  @ApiErrors(NOT_YOURS, {
+    INVALID_STATE: 'the registration is checked in',
+    SERVICE_UNAVAILABLE:
+      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
+  })
   async cancel(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,

@@ -113,6 +113,7 @@ describe('admin: registrations', () => {
         fromStatus: 'pending',
         toStatus: 'confirmed',
         spots: 1,
+        causeRegistrationId: null,
       },
     ]);
     const [[row]] = await ctx.dbs.privateSql.query<RowDataPacket[]>(
@@ -349,6 +350,55 @@ describe('admin: registrations', () => {
     expect((await checkIn(waiting.body.id).expect(409)).body.code).toBe('INVALID_STATE');
     expect((await checkIn('987654321').expect(404)).body.code).toBe('REGISTRATION_NOT_FOUND');
     expect((await checkIn('nope').expect(404)).body.code).toBe('REGISTRATION_NOT_FOUND');
+  });
+
+  it("records a promotion another household's cancel caused as the system's act, with that registration as its cause", async () => {
+    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1 });
+    const [a, b, c, d] = await Promise.all(
+      [1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
+    );
+    const ra = await register(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
+    const rb = await register(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
+    const rc = await register(c.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[1] });
+    const rd = await register(d.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[1] });
+    expect([rb.body.status, rd.body.status]).toEqual(['waitlisted', 'waitlisted']);
+    const promotion = async (id: string) => {
+      const res = await request(ctx.http)
+        .get(`/api/v1/admin/registrations/${id}/history`)
+        .set('Authorization', staff)
+        .expect(200);
+      return (res.body.items as HistoryRow[]).find((i) => i.action === 'promoted');
+    };
+
+    // the participant cancels their own registration
+    await request(ctx.http)
+      .delete(`/api/v1/registrations/${ra.body.id}`)
+      .set('Authorization', bearer(a.sub))
+      .expect(200);
+    expect(await promotion(rb.body.id)).toMatchObject({
+      actor: 'system',
+      fromStatus: 'waitlisted',
+      toStatus: 'confirmed',
+      causeRegistrationId: ra.body.id,
+    });
+    // a staff member's cancel: the promotion is still the system's, caused by that registration
+    await request(ctx.http)
+      .delete(`/api/v1/admin/registrations/${rc.body.id}`)
+      .set('Authorization', staff)
+      .expect(200);
+    expect(await promotion(rd.body.id)).toMatchObject({
+      actor: 'system',
+      causeRegistrationId: rc.body.id,
+    });
+    // the cancels themselves stay the acts of who did them
+    const cancelHistory = await request(ctx.http)
+      .get(`/api/v1/admin/registrations/${rc.body.id}/history`)
+      .set('Authorization', staff);
+    expect(cancelHistory.body.items.at(-1)).toMatchObject({
+      actor: STAFF,
+      action: 'cancelled',
+      causeRegistrationId: null,
+    });
   });
 
   it("cancels any household's registration as staff: recorded as the staff member's act, the waitlist moves up", async () => {

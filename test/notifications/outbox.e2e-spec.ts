@@ -285,9 +285,9 @@ describe('notification outbox dispatcher', () => {
     });
   });
 
-  it('without a webhook, marks messages sent after logging ids and kind only', async () => {
+  it('without a webhook, marks messages done after logging ids and kind only, counted as skipped, not sent', async () => {
     await write(dbs, 7, 2, 'g');
-    await start({ NOTIFY_WEBHOOK_URL: '' });
+    const ctx = await start({ NOTIFY_WEBHOOK_URL: '' });
     await until(async () => {
       const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
         'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
@@ -295,5 +295,17 @@ describe('notification outbox dispatcher', () => {
       return Number(rows[0].n) === 0;
     });
     expect(receiver.requests).toHaveLength(0);
+    const metrics = (await request(ctx.http).get('/metrics').expect(200)).text;
+    const deliveries = (result: string) =>
+      Number(
+        new RegExp(`^notification_deliveries_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    expect({ sent: deliveries('sent'), skipped: deliveries('skipped') }).toEqual({
+      sent: 0,
+      skipped: 2,
+    });
+    expect(metrics).toMatch(/^notification_delivery_failures_total 0$/m);
   });
 });

@@ -112,6 +112,63 @@ describe('hostile input', () => {
     expectContractError(await postRaw(JSON.stringify({ members: many })), 400, 'VALIDATION_FAILED');
   });
 
+  it('refuses nested arrays and items of the wrong kind in every list of objects or ids with 400', async () => {
+    const staff = bearer('hostile-staff', ['staff']);
+    const fresh = bearer('hostile-fresh-user');
+    const objectItems: unknown[] = [[], [member], 1, 'x', null, true];
+    const idItems: unknown[] = [[], ['7'], [7], {}, { id: '7' }, null, true, 1.5, '7a'];
+    const cases: [
+      method: 'post' | 'patch',
+      path: string,
+      auth: string,
+      body: Record<string, unknown>,
+      list: string,
+      items: unknown[],
+    ][] = [
+      ['post', HOUSEHOLD, fresh, {}, 'members', objectItems],
+      ['post', '/api/v1/admin/households', staff, {}, 'members', objectItems],
+      ['post', '/api/v1/registrations', auth, { eventDateId: dateId }, 'memberIds', idItems],
+      ['patch', '/api/v1/registrations/1', auth, {}, 'memberIds', idItems],
+      [
+        'post',
+        '/api/v1/admin/registrations',
+        staff,
+        { eventDateId: dateId, householdId: '1' },
+        'memberIds',
+        idItems,
+      ],
+      ['post', '/api/v1/admin/registrations/1/check-in', staff, {}, 'memberIds', idItems],
+      [
+        'post',
+        '/api/v1/admin/registrations/bulk',
+        staff,
+        { eventDateId: dateId },
+        'householdIds',
+        idItems,
+      ],
+    ];
+    for (const [method, path, authorization, body, list, items] of cases) {
+      for (const item of items) {
+        // alone, and behind a valid item (a check of the first item only would pass these)
+        const valid = list === 'members' ? { ...member, isHeadOfHousehold: false } : '1';
+        for (const value of [[item], [valid, item]]) {
+          const agent = request(ctx.http);
+          const res = await agent[method](path)
+            .set('Authorization', authorization)
+            .send({ ...body, [list]: value });
+          try {
+            expectContractError(res, 400, 'VALIDATION_FAILED');
+          } catch (error) {
+            throw new Error(
+              `${method} ${path} ${JSON.stringify({ [list]: value })}: ${String(error)}`,
+              { cause: error },
+            );
+          }
+        }
+      }
+    }
+  });
+
   it('refuses integers beyond 2^53 with 400', async () => {
     const body = `{"members":[{"firstName":"A","lastName":"B","dateOfBirth":"1984-03-09","isHeadOfHousehold":true,"x":9007199254740993}]}`;
     expectContractError(await postRaw(body), 400, 'VALIDATION_FAILED');

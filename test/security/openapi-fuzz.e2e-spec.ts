@@ -13,7 +13,8 @@ import { snapshot } from './hostile.support';
 
 // Every route of the running app's OpenAPI document (so a new route is fuzzed without touching
 // this file) gets generated path ids, query strings, bodies and headers: mostly plausible values
-// (real ids of this run, real dates) so requests reach the services, mixed with hostile ones.
+// (real ids of this run, real dates) so requests reach the services, mixed with hostile ones,
+// and lists with a nested array or an item of the wrong kind among plausible items.
 // Properties: no 5xx; every 4xx has the contract shape; a 400/401/403/404/413 changes no row;
 // afterwards every counter matches the registrations and no household is registered twice for
 // one date.
@@ -262,11 +263,32 @@ function valueOf(
   hostility: number,
 ): fc.Arbitrary<Gen> {
   const schema = resolve(raw);
-  if (hostility === 0) return plausible(name, schema, where, path, 0);
+  const sensible = plausible(name, schema, where, path, hostility);
+  // a list gets a nested array or an item of the wrong kind even in plausible requests, since
+  // only a request that is otherwise valid gets past the validators to show the hole
+  const lists = schema.type === 'array' ? [{ weight: 2, arbitrary: wrongKindList(sensible) }] : [];
+  if (hostility === 0) return fc.oneof({ weight: 10, arbitrary: sensible }, ...lists);
   return fc.oneof(
-    { weight: 10 - hostility, arbitrary: plausible(name, schema, where, path, hostility) },
+    { weight: 10 - hostility, arbitrary: sensible },
     { weight: hostility, arbitrary: hostile() },
+    ...lists,
   );
+}
+
+/** A plausible list with one bad item put in: the list itself nested, an empty list, a scalar. */
+function wrongKindList(list: fc.Arbitrary<Gen>): fc.Arbitrary<Gen> {
+  const bad = fc.oneof(
+    { weight: 3, arbitrary: list },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<unknown>([], [[]], 0, 7, 'x', '', null, true, {}).map(just),
+    },
+  );
+  return fc.tuple(list, bad, fc.nat(3)).map(([items, item, at]): Gen => (w) => {
+    const out = [...(items(w) as unknown[])];
+    out.splice(Math.min(at, out.length), 0, item(w));
+    return out;
+  });
 }
 
 function objectOf(raw: Schema, path: string, hostility: number): fc.Arbitrary<Gen> {

@@ -235,6 +235,9 @@ export class RegistrationHistoryEntity {
 
   @Column({ name: 'event_slot_id', type: 'int', unsigned: true, nullable: true })
   eventSlotId!: number | null;
+
+  @Column({ name: 'cause_registration_id', type: 'bigint', nullable: true })
+  causeRegistrationId!: string | null;
 }
 
 // One row per operation that moves public counters. See registration.saga.ts.

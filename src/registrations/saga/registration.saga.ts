@@ -80,6 +80,7 @@ export interface ChangeInput {
 export class RegistrationSaga {
   private readonly logger = new Logger(RegistrationSaga.name);
   private readonly leaseSeconds: number;
+  private readonly recoverySeconds: number;
 
   constructor(
     private readonly steps: SagaStepsRepository,
@@ -92,6 +93,17 @@ export class RegistrationSaga {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.leaseSeconds = config.sagaGraceSeconds;
+    this.recoverySeconds = Math.max(1, Math.ceil(config.recoveryIntervalMs / 1000));
+  }
+
+  /**
+   * When to try again a registration another saga holds: once a live saga has had a moment
+   * (at most 5 s, within its lease), or once recovery has had a pass at a dead one (lease over).
+   */
+  async retryAfterSeconds(holderSagaId: string | null): Promise<number> {
+    const holder = holderSagaId === null ? undefined : await this.sagas.find(holderSagaId);
+    if (!holder || holder.leaseSecondsLeft <= 0) return this.recoverySeconds;
+    return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
   // ---- register: intent -> take -> confirm | waitlist | fail --------------------------------
@@ -134,12 +146,15 @@ export class RegistrationSaga {
     spots: number,
     target: CounterTarget,
     actor: string,
+    cause?: string,
   ): Promise<boolean> {
+    // the cause travels in the plan, so a promotion recovery finishes records it too
     const plan: SagaPlan = {
       eventHourId: target.eventHourId,
       eventSlotId: target.eventSlotId,
       partySize: 0,
       spots,
+      ...(cause === undefined ? {} : { cause }),
     };
     const current = await this.registrations.findById(registrationId);
     if (!current || current.status !== 'waitlisted') return false;
@@ -331,7 +346,13 @@ export class RegistrationSaga {
       completed = await this.steps.completeTake(
         saga,
         fromStatus,
-        { ...history, fromStatus, spots: saga.plan.spots, eventSlotId: saga.plan.eventSlotId },
+        {
+          ...history,
+          fromStatus,
+          spots: saga.plan.spots,
+          eventSlotId: saga.plan.eventSlotId,
+          cause: saga.plan.cause ?? null,
+        },
         outbox,
       );
     } catch (error) {

@@ -20,9 +20,9 @@ export class SagaOutcomes implements SagaOutcomeResolver {
     if (saga.state === 'failed' && saga.outcome === 'CAPACITY_FULL') {
       return { kind: 'error', error: saga.kind === 'register' ? registrationFull() : changeFull() };
     }
-    // a failed register left nothing to show; another failed saga left the registration as it
-    // was, which is what the retry reads back
-    if (saga.state === 'failed' && saga.kind === 'register') return undefined;
+    // failed otherwise (compensated, abandoned, superseded): it holds nothing and changed
+    // nothing, so there is no answer to give; the retry runs again
+    if (saga.state === 'failed') return undefined;
     const registration = await this.registrations.findById(saga.registrationId);
     if (!registration) return undefined;
     return {

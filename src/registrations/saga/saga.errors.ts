@@ -27,12 +27,3 @@ export class SagaTakenOverError extends DomainError {
     );
   }
 }
-
-/** Another request's saga holds the registration, longer than this one would wait. */
-export function registrationBusy(): DomainError {
-  return new DomainError(
-    'INVALID_STATE',
-    'The registration is being changed by another request; try again',
-    { retryAfterSeconds: 1 },
-  );
-}

@@ -23,6 +23,7 @@ interface RawSaga {
   idempotency_scope: string | null;
   outcome: string | null;
   lease_expired: number | string;
+  lease_left: number | string;
 }
 
 // the columns a saga row is written with; a superseding row copies them from its original
@@ -47,6 +48,7 @@ function toSaga(row: RawSaga): SagaRow {
     idempotencyScope: row.idempotency_scope,
     outcome: row.outcome,
     leaseExpired: Number(row.lease_expired) === 1,
+    leaseSecondsLeft: Number(row.lease_left),
   };
 }
 
@@ -59,7 +61,9 @@ export class SagaRepository {
   async find(id: string): Promise<SagaRow | undefined> {
     const rows = await translatePrivateError(() =>
       this.db.query<RawSaga[]>(
-        'SELECT s.*, (s.lease_until < NOW(6)) AS lease_expired FROM registration_sagas s WHERE s.id = ?',
+        `SELECT s.*, (s.lease_until < NOW(6)) AS lease_expired,
+                TIMESTAMPDIFF(MICROSECOND, NOW(6), s.lease_until) / 1e6 AS lease_left
+           FROM registration_sagas s WHERE s.id = ?`,
         [id],
       ),
     );

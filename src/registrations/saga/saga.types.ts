@@ -11,6 +11,8 @@ export interface SagaPlan {
   partySize: number;
   spots: number;
   memberIds?: string[];
+  /** promote only: the registration whose cancel, move or smaller party freed the room */
+  cause?: string;
   /** register only: may it join the waitlist when there is no room */
   joinWaitlist?: boolean;
   /**
@@ -51,6 +53,8 @@ export interface SagaRow {
   idempotencyScope: string | null;
   outcome: string | null;
   leaseExpired: boolean;
+  /** seconds until the lease is over (negative once it is) */
+  leaseSecondsLeft: number;
 }
 
 /** A saga row about to be written (step 1 of every saga). */
@@ -65,6 +69,8 @@ export interface HistoryEntry {
   toStatus: RegistrationStatus;
   spots: number;
   eventSlotId: number | null;
+  /** the registration whose change caused this one (a promotion after a cancel) */
+  cause?: string | null;
 }
 
 export interface OutboxMessage {

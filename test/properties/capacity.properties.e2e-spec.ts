@@ -81,7 +81,7 @@ describe('Property 14: no slot, hour or date is ever above its capacity', () => 
           capacityRespected(before, after),
         ),
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -94,7 +94,7 @@ describe('Property 15: every counter equals the spots of the registrations that 
           drift(a.dbs, dateId),
         ),
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -161,7 +161,7 @@ describe('Property 18: concurrent registrations never oversell, whatever their i
           }
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });

@@ -95,7 +95,7 @@ describe('Property 1: creating a household preserves every member’s attributes
         expect(created.body.members).toEqual(expected);
         expect(read.body).toEqual(created.body);
       }),
-      fcOptions(15),
+      fcOptions(20),
     );
   });
 });
@@ -148,7 +148,7 @@ describe('Property 12: a household’s list holds all its registrations and no o
           for (const id of made.get(b.id)!) await participant(ctx.http, a).get(id).expect(404);
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -202,7 +202,7 @@ describe('Property 13: listing is newest first and stable across pages', () => {
           holdsProperty('Property 13', `status ${status ?? 'any'}`, problems);
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -260,7 +260,7 @@ describe('Property 17: every member of a registration belongs to its household',
           }
         },
       ),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });

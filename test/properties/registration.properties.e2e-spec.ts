@@ -92,7 +92,7 @@ describe('Property 3: a registration’s id never changes through change, move, 
           }
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -122,7 +122,7 @@ describe('Property 4: a date nobody has registered for has an empty, enabled wai
           problems.push(`staff waitlist ${queue.body.items.length}`);
         holdsProperty('Property 4', `date ${date.dateId} ${JSON.stringify(shape)}`, problems);
       }),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });
@@ -158,7 +158,7 @@ describe('Property 5: a confirmed registration takes exactly its spots from slot
           );
         }
       }),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });
@@ -215,7 +215,7 @@ describe('Property 6: a registration can be read back with what was stored', () 
           }
         },
       ),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });
@@ -262,7 +262,7 @@ describe('Property 7: on a full target with the waitlist enabled, a newcomer is 
           }
         },
       ),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });
@@ -298,7 +298,7 @@ describe('Property 10: a cancel gives back exactly the spots the registration he
           }
         },
       ),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });

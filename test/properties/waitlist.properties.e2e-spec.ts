@@ -142,7 +142,7 @@ describe('Property 8: the waitlist keeps the order in which households joined it
           }
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -228,7 +228,7 @@ describe('Property 9: a waitlisted registration persists until promoted, cancell
           }
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });
@@ -298,7 +298,7 @@ describe('Property 11: a cancel promotes the oldest waitlisted registrations tha
           }
         },
       ),
-      fcOptions(10),
+      fcOptions(12),
     );
   });
 });
@@ -359,7 +359,7 @@ describe('Property 16: a promotion confirms and counts together, or neither', ()
           await check('staff promotion afterwards');
         },
       ),
-      fcOptions(8),
+      fcOptions(10),
     );
   });
 });

@@ -119,19 +119,18 @@ interface RawSaga {
   lease_expired: number | string;
 }
 
-// A registration row with its members and its 1-based waitlist position (same target, oldest
-// first: queued_at, which is the registration's createdAt, then id). Ids are not used alone
-// because under concurrency an id can be handed out after a later createdAt, and the contract's
-// "oldest first" is what a client sees in createdAt.
+// A registration row with its members and its 1-based waitlist position: how many of its
+// target's waitlisted registrations hold a place up to its own. Places are handed out in
+// commit order under the target's queue row lock (assignQueuePlaces), so they are unique per
+// target and a position told is the position read back until someone ahead leaves.
 const SELECT_REGISTRATION = `
   SELECT r.*,
     (SELECT GROUP_CONCAT(m.member_id ORDER BY m.member_id) FROM event_registration_members m
       WHERE m.registration_id = r.id) AS member_ids,
     IF(r.status = 'waitlisted',
-      (SELECT COUNT(*) + 1 FROM event_registrations w
+      (SELECT COUNT(*) FROM event_registrations w
         WHERE w.event_date_id = r.event_date_id AND w.event_slot_id <=> r.event_slot_id
-          AND w.status = 'waitlisted'
-          AND (w.queued_at < r.queued_at OR (w.queued_at = r.queued_at AND w.id < r.id))),
+          AND w.status = 'waitlisted' AND w.queue_place <= r.queue_place),
       NULL) AS waitlist_position
   FROM event_registrations r`;
 
@@ -318,7 +317,7 @@ export class RegistrationRepository {
       const updated = await m.query<unknown>(
         `UPDATE event_registrations
             SET status = 'confirmed', event_hour_id = ?, event_slot_id = ?, spots = ?, party_size = ?,
-                confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL,
+                confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL, queue_place = NULL,
                 pending_saga_id = NULL, version = version + 1
           WHERE id = ? AND pending_saga_id = ?`,
         [
@@ -355,9 +354,13 @@ export class RegistrationRepository {
         if (mayWait) {
           const updated = await m.query<unknown>(
             `UPDATE event_registrations SET status = 'waitlisted', queued_at = created_at,
-                    pending_saga_id = NULL, version = version + 1
+                    queue_place = ?, pending_saga_id = NULL, version = version + 1
               WHERE id = ? AND pending_saga_id = ?`,
-            [saga.registrationId, saga.id],
+            [
+              await assignQueuePlaces(m, saga.eventDateId, saga.plan.eventSlotId, 1),
+              saga.registrationId,
+              saga.id,
+            ],
           );
           if (affected(updated) !== 1) throw new ClaimLost();
           await this.setSagaState(m, saga.id, 'done', 'waitlisted');
@@ -607,7 +610,7 @@ export class RegistrationRepository {
       this.db.query<{ id: string; spots: number }[]>(
         `SELECT id, spots FROM event_registrations
           WHERE event_date_id = ? AND event_slot_id <=> ? AND status = 'waitlisted' AND pending_saga_id IS NULL
-          ORDER BY queued_at, id LIMIT ?`,
+          ORDER BY queue_place LIMIT ?`,
         [eventDateId, eventSlotId, limit],
       ),
     );
@@ -621,10 +624,10 @@ export class RegistrationRepository {
   async waitlist(eventDateId: number, eventSlotId: number | null): Promise<Registration[]> {
     const rows = await translatePrivateError(() =>
       this.db.query<RawRegistration[]>(
-        `SELECT r.*, NULL AS member_ids, ROW_NUMBER() OVER (ORDER BY r.queued_at, r.id) AS waitlist_position
+        `SELECT r.*, NULL AS member_ids, ROW_NUMBER() OVER (ORDER BY r.queue_place) AS waitlist_position
            FROM event_registrations r
           WHERE r.event_date_id = ? AND r.event_slot_id <=> ? AND r.status = 'waitlisted'
-          ORDER BY r.queued_at, r.id`,
+          ORDER BY r.queue_place`,
         [eventDateId, eventSlotId],
       ),
     );
@@ -682,7 +685,7 @@ export class RegistrationRepository {
     const rows = await translatePrivateError(() =>
       this.db.query<RawRegistration[]>(
         `${SELECT_REGISTRATION} WHERE r.event_date_id = ? AND r.status = 'waitlisted'
-          ORDER BY r.event_slot_id, r.queued_at, r.id`,
+          ORDER BY r.event_slot_id, r.queue_place`,
         [eventDateId],
       ),
     );
@@ -914,3 +917,26 @@ export class RegistrationRepository {
 }
 
 class ClaimLost extends Error {}
+
+/**
+ * Hands out the next `n` waitlist places of a target (its slot, or the date booked as a whole)
+ * and returns the first. The upsert takes the target's queue row lock, held to the commit of
+ * the calling transaction, so places follow commit order and are never handed out twice.
+ */
+export async function assignQueuePlaces(
+  m: EntityManager,
+  eventDateId: number,
+  eventSlotId: number | null,
+  n: number,
+): Promise<number> {
+  await m.query(
+    `INSERT INTO waitlist_queues (event_date_id, slot_key, last_place) VALUES (?, ?, ?)
+     ON DUPLICATE KEY UPDATE last_place = last_place + VALUES(last_place)`,
+    [eventDateId, eventSlotId ?? 0, n],
+  );
+  const [row] = await m.query<{ last_place: string | number }[]>(
+    'SELECT last_place FROM waitlist_queues WHERE event_date_id = ? AND slot_key = ?',
+    [eventDateId, eventSlotId ?? 0],
+  );
+  return Number(row.last_place) - n + 1;
+}

@@ -8,9 +8,8 @@ function makeSut(maxBatch = 100, fail?: (item: number) => boolean) {
   const sut = new GroupCommitQueue<number, string>(async (key, items) => {
     batches.push({ key, items: [...items] });
     await new Promise<void>((resolve) => pending.push(resolve));
-    return items.map(
-      (i): Settled<string> =>
-        fail?.(i) ? { ok: false, error: new Error(`no ${i}`) } : { ok: true, value: `${key}:${i}` },
+    return items.map((i): Settled<string> =>
+      fail?.(i) ? { ok: false, error: new Error(`no ${i}`) } : { ok: true, value: `${key}:${i}` },
     );
   }, maxBatch);
   const finishOne = async () => {

@@ -1,15 +1,15 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import { DomainEvents, RegistrationAction, RegistrationChanged } from '../common/domain-events';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { HouseholdRepository } from '../households/household.repository';
 import { MetricsService } from '../metrics/metrics.service';
-import { countersOf, PublicCounterRepository } from '../schedule/public-counter.repository';
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
+import { RegistrationBatch } from './registration.batch';
+import { announce } from './registration.events';
 import { RegistrationRepository } from './registration.repository';
-import { RegistrationSaga } from './registration.saga';
 import {
   Actor,
   Registration,
@@ -34,17 +34,15 @@ export interface ChangeCommand {
 const BUSY_RETRIES = 20;
 
 // The registration rules of the contract. SQL lives in the repositories, the two-database
-// choreography in RegistrationSaga; this class decides what is allowed and in which order.
+// choreography in RegistrationSaga, run per event date in batches by RegistrationBatch; this
+// class decides what is allowed and in which order.
 @Injectable()
 export class RegistrationService {
-  private readonly logger = new Logger(RegistrationService.name);
-
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
-    private readonly counters: PublicCounterRepository,
-    private readonly saga: RegistrationSaga,
+    private readonly batch: RegistrationBatch,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
   ) {}
@@ -62,27 +60,28 @@ export class RegistrationService {
     const memberIds = await this.partyOf(command.householdId, command.memberIds);
     const settings = await this.registrations.settings(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-
-    const joinWaitlist = command.joinWaitlist ?? true;
-    // Seats freed by a cancel belong to the queue: a newcomer who would queue joins behind it
-    // (and is seated at once by the first-fit promotion below if the queue cannot use the room).
-    // One who declines the waitlist lets the queue go first, then tries for what is left.
-    const queueBehind =
-      settings.waitlistEnabled &&
-      (await this.registrations.hasWaitlist(target.eventDateId, target.eventSlotId));
-    if (queueBehind && !joinWaitlist) await this.promoteTarget(target, actor.sub);
-    const { registrationId, outcome } = await this.registerThroughSaga({
-      queueBehind,
-      householdId: command.householdId,
-      eventId: date.eventId,
-      target,
-      partySize: memberIds.length,
-      spots,
-      memberIds,
-      joinWaitlist,
-      actor: actor.sub,
-      idempotencyScope: actor.idempotencyScope,
-    });
+    let answer: Awaited<ReturnType<RegistrationBatch['register']>>;
+    try {
+      answer = await this.batch.register(
+        {
+          householdId: command.householdId,
+          eventId: date.eventId,
+          target,
+          partySize: memberIds.length,
+          spots,
+          memberIds,
+          joinWaitlist: command.joinWaitlist ?? true,
+          actor: actor.sub,
+          idempotencyScope: actor.idempotencyScope,
+        },
+        settings,
+      );
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code.toLowerCase() : 'failed';
+      this.metrics.registrationOutcome(code);
+      throw error;
+    }
+    const { registration, outcome } = answer;
     this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
     if (outcome === 'full') {
       throw new DomainError(
@@ -90,17 +89,8 @@ export class RegistrationService {
         'No room left, and the waitlist was declined, is disabled or is full',
       );
     }
-    if (outcome === 'waitlisted') {
-      // room may have appeared between our failed take and joining the queue
-      await this.promoteTarget(target, actor.sub).catch((error: unknown) => {
-        this.logger.warn(
-          { eventDateId: target.eventDateId, err: String(error) },
-          'promotion deferred',
-        );
-      });
-    }
-    const registration = await this.mustFind(registrationId);
-    this.announce(
+    announce(
+      this.events,
       registration,
       outcome === 'confirmed'
         ? 'confirmed'
@@ -158,7 +148,7 @@ export class RegistrationService {
         : registration.memberIds;
       const settings = await this.registrations.settings(registration.eventDateId);
       const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-      const result = await this.saga.change({
+      const result = await this.batch.change({
         registration,
         plan: {
           eventHourId: target.eventHourId,
@@ -177,18 +167,11 @@ export class RegistrationService {
       }
       if (result === 'full')
         throw new DomainError('CAPACITY_FULL', 'No room for this change; nothing was changed');
-      const old: CounterTarget = {
-        eventDateId: registration.eventDateId,
-        eventHourId: registration.eventHourId,
-        eventSlotId: registration.eventSlotId,
-      };
-      await this.afterRelease(
-        old,
-        actor.sub,
-        registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
-      );
+      // the batch has promoted into whatever the change freed; a change is read back (it is
+      // not on the rush's path, and its saga may have moved members, slot and spots at once)
       const updated = await this.mustFind(id);
-      this.announce(
+      announce(
+        this.events,
         updated,
         updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
       );
@@ -210,96 +193,27 @@ export class RegistrationService {
       const result =
         registration.status === 'pending'
           ? 'busy'
-          : await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
+          : await this.batch.cancel(registration, actor.sub, actor.idempotencyScope);
       if (result === 'busy') {
         if (attempt >= BUSY_RETRIES) throw busy();
         await pause(50);
         continue;
       }
-      const target: CounterTarget = registration;
-      await this.afterRelease(target, actor.sub, registration.status === 'waitlisted');
-      const cancelled = await this.mustFind(id);
-      this.announce(cancelled, 'cancelled');
-      return toView(cancelled);
+      // the batch promoted into the freed seat before answering: the same operation
+      announce(this.events, result, 'cancelled');
+      return toView(result);
     }
   }
 
   /**
    * Confirms the oldest waitlisted registrations of a date that fit now (first fit: a party too
-   * large for the room is passed over). The freed target first, then the date's other queues.
+   * large for the room is passed over), as part of the date's next batch.
    */
-  async promoteDate(eventDateId: number, actor: string, first?: CounterTarget): Promise<string[]> {
-    const promoted: string[] = [];
-    if (first) promoted.push(...(await this.promoteTarget(first, actor)));
-    // only the queues that exist: a cancel must not walk every slot of the date
-    for (const target of await this.registrations.waitlistTargets(eventDateId)) {
-      if (first && target.eventSlotId === first.eventSlotId) continue;
-      promoted.push(...(await this.promoteTarget(target, actor)));
-    }
-    return promoted;
-  }
-
-  async promoteTarget(target: CounterTarget, actor: string): Promise<string[]> {
-    const promoted: string[] = [];
-    for (let round = 0; round < 100; round++) {
-      const rows = await this.counters.read(countersOf(target));
-      let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
-      if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.registrations.waitlistCandidates(
-        target.eventDateId,
-        target.eventSlotId,
-        50,
-      );
-      let progressed = false;
-      for (const candidate of candidates) {
-        if (candidate.spots > room) continue;
-        if (await this.saga.promote(candidate.id, candidate.spots, target, actor)) {
-          promoted.push(candidate.id);
-          room -= candidate.spots;
-          progressed = true;
-        }
-        if (room <= 0) break;
-      }
-      if (!progressed) break;
-    }
-    if (promoted.length > 0) this.metrics.waitlistPromotions(promoted.length);
-    for (const id of promoted) {
-      const registration = await this.registrations.findById(id);
-      if (registration) this.announce(registration, 'promoted');
-    }
-    if (promoted.length > 0) await this.announcePositions(target);
-    return promoted;
+  async promoteDate(eventDateId: number, actor: string): Promise<string[]> {
+    return this.batch.promoteDate(eventDateId, actor);
   }
 
   // ---- pieces -------------------------------------------------------------------------------
-
-  private async registerThroughSaga(input: Parameters<RegistrationSaga['register']>[0]) {
-    try {
-      return await this.saga.register(input);
-    } catch (error) {
-      const code = error instanceof DomainError ? error.code.toLowerCase() : 'failed';
-      this.metrics.registrationOutcome(code);
-      throw error;
-    }
-  }
-
-  // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
-  // going away, is logged) because recovery promotes again after it settles the counters.
-  private async afterRelease(
-    target: CounterTarget,
-    actor: string,
-    leftWaitlist: boolean,
-  ): Promise<void> {
-    try {
-      const promoted = await this.promoteDate(target.eventDateId, actor, target);
-      if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
-    } catch (error) {
-      this.logger.warn(
-        { eventDateId: target.eventDateId, err: String(error) },
-        'promotion after release deferred',
-      );
-    }
-  }
 
   private async visibleDate(eventDateId: number): Promise<ScheduleDate> {
     const date = await this.schedule.findDate(eventDateId);
@@ -364,36 +278,6 @@ export class RegistrationService {
     if (!registration) throw notFound();
     return registration;
   }
-
-  private announce(r: Registration, action: RegistrationAction): void {
-    const at = new Date();
-    this.events.emit(registrationChanged(r, action, at));
-    this.events.emit({ type: 'availability', eventDateId: r.eventDateId, at });
-  }
-
-  private async announcePositions(target: CounterTarget): Promise<void> {
-    const waiting = await this.registrations.waitlist(target.eventDateId, target.eventSlotId);
-    const at = new Date();
-    for (const r of waiting) this.events.emit(registrationChanged(r, 'position_changed', at));
-  }
-}
-
-function registrationChanged(
-  r: Registration,
-  action: RegistrationAction,
-  at: Date,
-): RegistrationChanged {
-  return {
-    type: 'registration',
-    registrationId: r.id,
-    householdId: r.householdId,
-    eventDateId: r.eventDateId,
-    eventSlotId: r.eventSlotId,
-    status: r.status,
-    waitlistPosition: r.waitlistPosition,
-    action,
-    at,
-  };
 }
 
 function notFound(): DomainError {

@@ -13,7 +13,6 @@ import { HouseholdsModule } from './households/households.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { RealtimeModule } from './realtime/realtime.module';
-import { OpsModule } from './ops/ops.module';
 import { RegistrationsModule } from './registrations/registrations.module';
 import { ScheduleModule } from './schedule/schedule.module';
 import { SecurityModule } from './security/security.module';
@@ -31,10 +30,10 @@ import { SecurityModule } from './security/security.module';
     RealtimeModule,
     ScheduleModule,
     HouseholdsModule,
-    IdempotencyModule,
+    // registrations binds the saga outcomes that idempotency's port asks for
+    IdempotencyModule.register([RegistrationsModule]),
     RegistrationsModule,
     AdminModule,
-    OpsModule,
     SecurityModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { Page } from '../common/paging';
 import { dateKeyToIso, iso, todayKey } from '../common/time';
+import { SettingsPatch } from '../registrations/date-settings.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegistrationService } from '../registrations/registration.service';
 import {
@@ -12,7 +13,8 @@ import {
 } from '../registrations/registration.types';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { ScheduleDate } from '../schedule/schedule.types';
-import { AdminRepository, SettingsPatch } from './admin.repository';
+import { WaitlistRepository } from '../registrations/waitlist.repository';
+import { AdminRepository } from './admin.repository';
 import { ageGroups, AgeGroups, csvRecord, median } from './admin.rules';
 
 export interface AdminRegistrationView extends RegistrationView {
@@ -66,6 +68,7 @@ export class AdminEventDatesService {
     private readonly registrations: RegistrationRepository,
     private readonly registrationService: RegistrationService,
     private readonly admin: AdminRepository,
+    private readonly waitlists: WaitlistRepository,
   ) {}
 
   async list(
@@ -158,7 +161,7 @@ export class AdminEventDatesService {
     const times = timesBySlot(date);
     const startOf = (slotId: number | null) =>
       slotId === null ? '' : (times.get(slotId)?.startTime ?? '~');
-    const waiting = await this.registrations.waitlistOfDate(eventDateId);
+    const waiting = await this.waitlists.ofDate(eventDateId);
     return waiting
       .sort(
         (a, b) =>

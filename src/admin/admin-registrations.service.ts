@@ -3,11 +3,15 @@ import { DomainError } from '../common/domain-error';
 import { DomainEvents } from '../common/domain-events';
 import { dateKeyToIso } from '../common/time';
 import { HouseholdRepository } from '../households/household.repository';
+import {
+  HistoryRow,
+  RegistrationHistoryRepository,
+} from '../registrations/registration-history.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
 import { RegisterCommand, RegistrationService } from '../registrations/registration.service';
 import { Actor, Registration, RegistrationView, toView } from '../registrations/registration.types';
 import { ScheduleRepository } from '../schedule/schedule.repository';
-import { AdminRepository, HistoryRow } from './admin.repository';
+import { AdminRepository } from './admin.repository';
 import { checkInTimeProblem } from './admin.rules';
 import type { BulkResult } from './admin.dto';
 
@@ -33,6 +37,7 @@ export class AdminRegistrationsService {
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
     private readonly admin: AdminRepository,
+    private readonly registrationHistory: RegistrationHistoryRepository,
     private readonly events: DomainEvents,
   ) {}
 
@@ -129,7 +134,7 @@ export class AdminRegistrationsService {
         return { registration: toView(registration), alreadyCheckedIn: true };
 
       if (
-        await this.registrations.checkIn({
+        await this.admin.checkIn({
           registration,
           memberIds,
           checkedInAt: at,
@@ -159,7 +164,7 @@ export class AdminRegistrationsService {
 
   async history(id: string): Promise<HistoryRow[]> {
     await this.registrationService.get(id, undefined);
-    return this.admin.history(id);
+    return this.registrationHistory.list(id);
   }
 
   // ---- pieces -------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ export class AdminRegistrationsService {
       }
       try {
         await this.registrationService.cancel(registration.id, undefined, actor);
-        if (!(await this.registrations.purgeCancelled(registration.id))) {
+        if (!(await this.admin.purgeCancelled(registration.id))) {
           // its spots are being given back by recovery; it stays, cancelled, until then
           this.logger.warn(
             { registrationId: registration.id },

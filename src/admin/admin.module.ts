@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HouseholdsModule } from '../households/households.module';
+import { NotificationOutboxModule } from '../notifications/notification-outbox.module';
 import { RegistrationsModule } from '../registrations/registrations.module';
 import { ScheduleModule } from '../schedule/schedule.module';
 import { AdminEventDatesController } from './admin-event-dates.controller';
@@ -9,9 +10,9 @@ import { AdminRegistrationsService } from './admin-registrations.service';
 import { AdminRepository } from './admin.repository';
 
 // Staff tools: role staff or admin on every route (the households' staff routes live in
-// HouseholdsModule, the drift report with ops).
+// HouseholdsModule, the drift report with the saga's reconciliation).
 @Module({
-  imports: [ScheduleModule, HouseholdsModule, RegistrationsModule],
+  imports: [ScheduleModule, HouseholdsModule, RegistrationsModule, NotificationOutboxModule],
   controllers: [AdminEventDatesController, AdminRegistrationsController],
   providers: [AdminRepository, AdminEventDatesService, AdminRegistrationsService],
 })

@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error';
 import { PRIVATE_DB } from '../database/database.constants';
-import { translatePrivateError, withLockRetry } from '../database/db-errors';
+import { translatePrivateError } from '../database/db-errors';
+import { privateTransaction } from '../database/sql';
+import { NotificationOutboxRepository } from '../notifications/notification-outbox.repository';
+import { DateSettingsRepository, SettingsPatch } from '../registrations/date-settings.repository';
+import { RegistrationHistoryRepository } from '../registrations/registration-history.repository';
+import { RegistrationRepository } from '../registrations/registration.repository';
 import {
-  ACTIVE_STATUSES,
-  CapacityUnit,
   DateSettings,
+  Registration,
   RegistrationStatus,
 } from '../registrations/registration.types';
 
@@ -33,15 +37,6 @@ export interface ExportRow {
   members: { id: string; firstName: string; lastName: string }[];
 }
 
-export interface HistoryRow {
-  at: Date;
-  actor: string;
-  action: string;
-  fromStatus: RegistrationStatus | null;
-  toStatus: RegistrationStatus;
-  spots: number;
-}
-
 export interface DateFigures {
   byStatus: Partial<Record<RegistrationStatus, number>>;
   promotions: number;
@@ -52,24 +47,18 @@ export interface DateFigures {
   servedBirthDates: string[];
 }
 
-export interface SettingsPatch {
-  waitlistEnabled?: boolean;
-  waitlistLimit?: number | null;
-  capacityUnit?: CapacityUnit;
-}
-
-interface RawSettings {
-  waitlist_enabled: number;
-  waitlist_limit: number | null;
-  capacity_unit: CapacityUnit;
-}
-
-// The staff tools' own reads of the private database (lists, export, history, figures) and
-// the waitlist settings write. Registration rows in the API shape come from
-// RegistrationRepository; this one reads around them.
+// The staff tools' own reads of the private database (lists, export, figures), and their
+// writes: each one private transaction composed from the repositories of the tables it touches.
+// Registration rows in the API shape come from RegistrationRepository; this one reads around them.
 @Injectable()
 export class AdminRepository {
-  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource(PRIVATE_DB) private readonly db: DataSource,
+    private readonly registrations: RegistrationRepository,
+    private readonly history: RegistrationHistoryRepository,
+    private readonly outbox: NotificationOutboxRepository,
+    private readonly settings: DateSettingsRepository,
+  ) {}
 
   /** The active members of these households, plus any member named in `alsoIds`. */
   async memberNames(householdIds: string[], alsoIds: string[]): Promise<MemberName[]> {
@@ -150,33 +139,6 @@ export class AdminRepository {
     });
   }
 
-  async history(registrationId: string): Promise<HistoryRow[]> {
-    const rows = await translatePrivateError(() =>
-      this.db.query<
-        {
-          at: Date;
-          actor: string;
-          action: string;
-          from_status: RegistrationStatus | null;
-          to_status: RegistrationStatus;
-          spots: number;
-        }[]
-      >(
-        `SELECT at, actor, action, from_status, to_status, spots FROM registration_history
-          WHERE registration_id = ? ORDER BY at, id`,
-        [registrationId],
-      ),
-    );
-    return rows.map((r) => ({
-      at: r.at,
-      actor: r.actor,
-      action: r.action,
-      fromStatus: r.from_status,
-      toStatus: r.to_status,
-      spots: r.spots,
-    }));
-  }
-
   /** The private figures behind a date's statistics. */
   async figures(eventDateId: number): Promise<DateFigures> {
     return translatePrivateError(async () => {
@@ -233,57 +195,69 @@ export class AdminRepository {
    * consistent: it gives back exactly the spots it took).
    */
   async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
-    return translatePrivateError(() =>
-      withLockRetry(() =>
-        this.db.transaction(async (m) => {
-          await m.query('INSERT IGNORE INTO event_date_settings (event_date_id) VALUES (?)', [
-            eventDateId,
-          ]);
-          const current = await lockSettings(m, eventDateId);
-          if (patch.capacityUnit !== undefined && patch.capacityUnit !== current.capacity_unit) {
-            // a locking read: registrations inserted for the date wait until this commits
-            const [{ n }] = await m.query<{ n: string }[]>(
-              'SELECT COUNT(*) AS n FROM event_registrations WHERE event_date_id = ? AND status IN (?) LOCK IN SHARE MODE',
-              [eventDateId, ACTIVE_STATUSES],
-            );
-            if (Number(n) > 0) {
-              throw new DomainError(
-                'INVALID_STATE',
-                'The capacity unit can change only while the date has no active registrations',
-                { activeRegistrations: Number(n) },
-              );
-            }
-          }
-          const changes = (
-            [
-              ['waitlist_enabled', patch.waitlistEnabled],
-              ['waitlist_limit', patch.waitlistLimit],
-              ['capacity_unit', patch.capacityUnit],
-            ] as const
-          ).filter(([, value]) => value !== undefined);
-          if (changes.length > 0) {
-            await m.query(
-              `UPDATE event_date_settings SET ${changes.map(([column]) => `${column} = ?`).join(', ')} WHERE event_date_id = ?`,
-              [...changes.map(([, value]) => value), eventDateId],
-            );
-          }
-          const after = await lockSettings(m, eventDateId);
-          return {
-            eventDateId,
-            waitlistEnabled: Number(after.waitlist_enabled) === 1,
-            waitlistLimit: after.waitlist_limit,
-            capacityUnit: after.capacity_unit,
-          };
-        }),
-      ),
-    );
+    return privateTransaction(this.db, async (m) => {
+      const current = await this.settings.lock(m, eventDateId);
+      if (patch.capacityUnit !== undefined && patch.capacityUnit !== current.capacityUnit) {
+        // a locking read: registrations inserted for the date wait until this commits
+        const n = await this.registrations.countActiveLocked(m, eventDateId);
+        if (n > 0) {
+          throw new DomainError(
+            'INVALID_STATE',
+            'The capacity unit can change only while the date has no active registrations',
+            { activeRegistrations: n },
+          );
+        }
+      }
+      await this.settings.update(m, eventDateId, patch);
+      return this.settings.lock(m, eventDateId);
+    });
   }
-}
 
-async function lockSettings(m: EntityManager, eventDateId: number): Promise<RawSettings> {
-  const [row] = await m.query<RawSettings[]>(
-    'SELECT waitlist_enabled, waitlist_limit, capacity_unit FROM event_date_settings WHERE event_date_id = ? FOR UPDATE',
-    [eventDateId],
-  );
-  return row;
+  /**
+   * Check-in: a confirmed registration no saga holds becomes checked_in, with its members and
+   * history, in one transaction. Spots stay held, so no counter moves. False when the
+   * registration is not (or no longer) confirmed, or a saga holds it.
+   */
+  async checkIn(input: {
+    registration: Registration;
+    memberIds: string[];
+    checkedInAt: Date;
+    actor: string;
+  }): Promise<boolean> {
+    const r = input.registration;
+    return privateTransaction(this.db, async (m) => {
+      if (!(await this.registrations.markCheckedIn(m, r.id, input.memberIds, input.checkedInAt)))
+        return false;
+      await this.history.record(
+        m,
+        { registrationId: r.id, eventDateId: r.eventDateId, actor: input.actor },
+        {
+          action: 'checked_in',
+          fromStatus: 'confirmed',
+          toStatus: 'checked_in',
+          spots: r.spots,
+          eventSlotId: r.eventSlotId,
+        },
+        'confirmed',
+      );
+      return true;
+    });
+  }
+
+  /**
+   * Removes a cancelled registration with its members and history (an all-or-nothing bulk
+   * registration being undone). Only once every saga of it has finished, so recovery never
+   * looks for it; its saga rows stay as the record of the counter moves. Its notifications go
+   * too unless one was already sent or is being sent: then all stay, so the household also
+   * hears of the cancel. False when it is not in that state.
+   */
+  async purgeCancelled(registrationId: string): Promise<boolean> {
+    return privateTransaction(this.db, async (m) => {
+      if (!(await this.registrations.lockPurgeable(m, registrationId))) return false;
+      await this.outbox.deleteUntouched(m, registrationId);
+      await this.history.deleteFor(m, registrationId);
+      await this.registrations.deleteWithMembers(m, registrationId);
+      return true;
+    });
+  }
 }

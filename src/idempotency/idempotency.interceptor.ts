@@ -3,6 +3,7 @@ import {
   applyDecorators,
   CallHandler,
   ExecutionContext,
+  Inject,
   Injectable,
   NestInterceptor,
   UseInterceptors,
@@ -14,7 +15,7 @@ import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
 import { IdempotencyRepository } from './idempotency.repository';
-import { SagaOutcomeReader } from './saga-outcome.reader';
+import { SAGA_OUTCOME_RESOLVER, SagaOutcomeResolver } from './saga-outcome.port';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -48,7 +49,7 @@ function canonical(value: unknown): unknown {
 export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly keys: IdempotencyRepository,
-    private readonly outcomes: SagaOutcomeReader,
+    @Inject(SAGA_OUTCOME_RESOLVER) private readonly outcomes: SagaOutcomeResolver,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -134,10 +135,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ) {
         // the first request was cut off after its saga finished (maybe by recovery)
         const outcome = await this.outcomes.outcomeOf(stored.sagaId);
-        if (outcome) {
+        if (outcome?.kind === 'error') {
+          const status = httpStatusOf(outcome.error.code);
+          await this.keys.complete(scope, status, JSON.stringify(errorJson(outcome.error)));
+          throw outcome.error;
+        }
+        if (outcome?.kind === 'answer') {
           await this.keys.complete(scope, outcome.status, JSON.stringify(outcome.body));
-          if (outcome.status >= 400) throw domainFromJson(outcome.body);
-          return outcome;
+          return { status: outcome.status, body: outcome.body };
         }
       }
       throw new DomainError(

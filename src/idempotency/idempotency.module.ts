@@ -1,17 +1,20 @@
-import { Global, Module } from '@nestjs/common';
-import { RegistrationRepository } from '../registrations/registration.repository';
+import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
-import { SagaOutcomeReader } from './saga-outcome.reader';
 
 @Global()
-@Module({
-  providers: [
-    IdempotencyRepository,
-    IdempotencyInterceptor,
-    SagaOutcomeReader,
-    RegistrationRepository,
-  ],
-  exports: [IdempotencyRepository, IdempotencyInterceptor, SagaOutcomeReader],
-})
-export class IdempotencyModule {}
+@Module({})
+export class IdempotencyModule {
+  /**
+   * `outcomes`: the module that binds SAGA_OUTCOME_RESOLVER (saga-outcome.port.ts); the app
+   * passes the registrations module, so this folder never imports it.
+   */
+  static register(outcomes: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+    return {
+      module: IdempotencyModule,
+      imports: outcomes,
+      providers: [IdempotencyRepository, IdempotencyInterceptor],
+      exports: [IdempotencyRepository, IdempotencyInterceptor],
+    };
+  }
+}

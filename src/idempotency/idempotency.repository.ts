@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
+import type { Queryable } from '../database/sql';
 
 export interface StoredKey {
   requestHash: string;
@@ -75,6 +76,16 @@ export class IdempotencyRepository {
       lockExpired: Number(row.lock_expired) === 1,
       expired: Number(row.expired) === 1,
     };
+  }
+
+  /** The key's request started this saga: a retry is answered with the saga's outcome. */
+  async attachSaga(m: Queryable, scope: string, sagaId: string): Promise<void> {
+    await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE scope_hash = ?', [sagaId, scope]);
+  }
+
+  /** Recovery superseded a saga: keys that pointed at it point at its successor. */
+  async moveSaga(m: Queryable, from: string, to: string): Promise<void> {
+    await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE saga_id = ?', [to, from]);
   }
 
   /** Takes over a key whose request died before it started any saga. */

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { withLockRetry } from '../database/db-errors';
+import type { Queryable } from '../database/sql';
 
 export interface OutboxMessage {
   id: string;
@@ -35,6 +36,36 @@ interface RawMessage {
 @Injectable()
 export class NotificationOutboxRepository {
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+
+  /**
+   * Writes a message about a registration inside the caller's transaction (the change it
+   * announces); the payload is assembled from the registration row as that transaction sees it.
+   */
+  async enqueue(m: Queryable, registrationId: string, kind: string): Promise<void> {
+    await m.query(
+      `INSERT INTO notification_outbox (household_id, registration_id, kind, payload)
+       SELECT r.household_id, r.id, ?, JSON_OBJECT('registrationId', CAST(r.id AS CHAR),
+         'householdId', CAST(r.household_id AS CHAR), 'kind', ?, 'status', r.status,
+         'eventDateId', r.event_date_id, 'eventSlotId', r.event_slot_id, 'spots', r.spots,
+         'at', DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ'))
+         FROM event_registrations r WHERE r.id = ?`,
+      [kind, kind, registrationId],
+    );
+  }
+
+  /**
+   * Deletes a registration's messages, unless one was already sent or is being sent: then all
+   * stay (so the household also hears of what came after). Locks them first.
+   */
+  async deleteUntouched(m: Queryable, registrationId: string): Promise<void> {
+    const outbox = await m.query<{ id: string; touched: number | string }[]>(
+      `SELECT id, (sent_at IS NOT NULL OR attempts > 0 OR available_at > NOW(6)) AS touched
+         FROM notification_outbox WHERE registration_id = ? FOR UPDATE`,
+      [registrationId],
+    );
+    if (outbox.some((o) => Number(o.touched) === 1)) return;
+    await m.query('DELETE FROM notification_outbox WHERE registration_id = ?', [registrationId]);
+  }
 
   /**
    * Claims up to `limit` due messages, at most one per household and only its oldest unfinished

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
-import { NotificationOutboxRepository } from './notification-outbox.repository';
+import { NotificationOutboxModule } from './notification-outbox.module';
 import { OutboxDispatcher } from './outbox.dispatcher';
 
 @Module({
-  providers: [NotificationOutboxRepository, OutboxDispatcher],
+  imports: [NotificationOutboxModule],
+  providers: [OutboxDispatcher],
   exports: [OutboxDispatcher],
 })
 export class NotificationsModule {}

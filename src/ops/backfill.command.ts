@@ -1,6 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { isValidIsoDate, isoToDateKey } from '../common/time';
-import { DriftService } from './drift.service';
+import { DriftService } from '../registrations/saga/reconciliation/drift.service';
 
 interface BackfillOptions {
   eventDate?: number;

@@ -8,7 +8,7 @@ import { CommonModule } from '../common/common.module';
 import { DatabaseModule } from '../database/database.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { BackfillCommand } from './backfill.command';
-import { ReconciliationModule } from './reconciliation.module';
+import { ReconciliationModule } from '../registrations/saga/reconciliation/reconciliation.module';
 import { TokenCommand } from './token.command';
 
 // The ops commands: `npm run cli -- <command> [options]`.

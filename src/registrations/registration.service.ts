@@ -7,9 +7,11 @@ import { MetricsService } from '../metrics/metrics.service';
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
-import { RegistrationBatch } from './registration.batch';
+import { DateSettingsRepository } from './date-settings.repository';
 import { announce } from './registration.events';
 import { RegistrationRepository } from './registration.repository';
+import { RegistrationBatch } from './saga/registration.batch';
+import { changeFull, registrationFull } from './saga/saga.errors';
 import {
   Actor,
   Registration,
@@ -40,6 +42,7 @@ const BUSY_RETRIES = 20;
 export class RegistrationService {
   constructor(
     private readonly registrations: RegistrationRepository,
+    private readonly settings: DateSettingsRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
     private readonly batch: RegistrationBatch,
@@ -58,7 +61,7 @@ export class RegistrationService {
     const date = await this.bookableDate(command.eventDateId);
     const target = this.targetOf(date, command.eventSlotId);
     const memberIds = await this.partyOf(command.householdId, command.memberIds);
-    const settings = await this.registrations.settings(date.id);
+    const settings = await this.settings.find(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
     let answer: Awaited<ReturnType<RegistrationBatch['register']>>;
     try {
@@ -83,12 +86,7 @@ export class RegistrationService {
     }
     const { registration, outcome } = answer;
     this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
-    if (outcome === 'full') {
-      throw new DomainError(
-        'CAPACITY_FULL',
-        'No room left, and the waitlist was declined, is disabled or is full',
-      );
-    }
+    if (outcome === 'full') throw registrationFull();
     announce(
       this.events,
       registration,
@@ -146,7 +144,7 @@ export class RegistrationService {
       const memberIds = command.memberIds
         ? await this.partyOf(registration.householdId, command.memberIds)
         : registration.memberIds;
-      const settings = await this.registrations.settings(registration.eventDateId);
+      const settings = await this.settings.find(registration.eventDateId);
       const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
       const result = await this.batch.change({
         registration,
@@ -165,8 +163,7 @@ export class RegistrationService {
         await pause(50);
         continue;
       }
-      if (result === 'full')
-        throw new DomainError('CAPACITY_FULL', 'No room for this change; nothing was changed');
+      if (result === 'full') throw changeFull();
       // the batch has promoted into whatever the change freed; a change is read back (it is
       // not on the rush's path, and its saga may have moved members, slot and spots at once)
       const updated = await this.mustFind(id);

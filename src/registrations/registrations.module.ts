@@ -1,23 +1,39 @@
 import { Module } from '@nestjs/common';
 import { HouseholdsModule } from '../households/households.module';
+import { SAGA_OUTCOME_RESOLVER } from '../idempotency/saga-outcome.port';
+import { NotificationOutboxModule } from '../notifications/notification-outbox.module';
 import { ScheduleModule } from '../schedule/schedule.module';
-import { RegistrationBatchRepository } from './registration-batch.repository';
-import { RegistrationBatch } from './registration.batch';
-import { RegistrationRepository } from './registration.repository';
-import { RegistrationSaga } from './registration.saga';
+import { RegistrationDataModule } from './registration-data.module';
 import { RegistrationService } from './registration.service';
 import { RegistrationsController } from './registrations.controller';
+import { DriftController } from './saga/reconciliation/drift.controller';
+import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
+import { BatchStepsRepository } from './saga/batch-steps.repository';
+import { RecoveryService } from './saga/recovery.service';
+import { RegistrationBatch } from './saga/registration.batch';
+import { RegistrationSaga } from './saga/registration.saga';
+import { SagaOutcomes } from './saga/saga-outcomes';
+import { SagaStepsRepository } from './saga/saga-steps.repository';
 
 @Module({
-  imports: [ScheduleModule, HouseholdsModule],
-  controllers: [RegistrationsController],
+  imports: [
+    ScheduleModule,
+    HouseholdsModule,
+    NotificationOutboxModule,
+    RegistrationDataModule,
+    ReconciliationModule,
+  ],
+  controllers: [RegistrationsController, DriftController],
   providers: [
-    RegistrationRepository,
-    RegistrationBatchRepository,
+    SagaStepsRepository,
+    BatchStepsRepository,
     RegistrationSaga,
     RegistrationBatch,
     RegistrationService,
+    RecoveryService,
+    SagaOutcomes,
+    { provide: SAGA_OUTCOME_RESOLVER, useExisting: SagaOutcomes },
   ],
-  exports: [RegistrationRepository, RegistrationSaga, RegistrationService],
+  exports: [RegistrationDataModule, RegistrationService, RecoveryService, SAGA_OUTCOME_RESOLVER],
 })
 export class RegistrationsModule {}

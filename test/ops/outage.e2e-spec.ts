@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { RecoveryService } from '../../src/ops/recovery.service';
+import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { bearer, createTestApp, TestContext } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { counterDrift, createHousehold } from '../support/households';

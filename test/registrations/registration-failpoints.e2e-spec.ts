@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { Failpoints } from '../../src/common/failpoints';
-import { RecoveryService } from '../../src/ops/recovery.service';
+import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { RegistrationService } from '../../src/registrations/registration.service';
 import { bearer, createTestApp, TestContext } from '../support/app';
 import { counterDrift, createHousehold, TestHousehold } from '../support/households';

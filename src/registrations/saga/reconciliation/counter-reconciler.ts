@@ -4,7 +4,7 @@ import {
   CounterLevel,
   CounterRow,
   PublicCounterRepository,
-} from '../schedule/public-counter.repository';
+} from '../../../schedule/public-counter.repository';
 import { HeldSnapshot, ReconciliationRepository } from './reconciliation.repository';
 
 export interface Drift {

@@ -5,12 +5,12 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { DomainEvents } from '../common/domain-events';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { MetricsService } from '../metrics/metrics.service';
-import { PublicCounterRepository } from '../schedule/public-counter.repository';
+import { DomainEvents } from '../../../common/domain-events';
+import { APP_CONFIG, AppConfig } from '../../../config/app-config';
+import { MetricsService } from '../../../metrics/metrics.service';
+import { PublicCounterRepository } from '../../../schedule/public-counter.repository';
 import { CounterReconciler, DateReconciliation } from './counter-reconciler';
-import { ReconciliationRepository } from './reconciliation.repository';
+import { RegistrationRepository } from '../../registration.repository';
 
 export interface DriftScope {
   eventDateId?: number;
@@ -29,7 +29,7 @@ export class DriftService implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly reconciler: CounterReconciler,
-    private readonly reconciliation: ReconciliationRepository,
+    private readonly registrations: RegistrationRepository,
     private readonly counters: PublicCounterRepository,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
@@ -79,7 +79,7 @@ export class DriftService implements OnApplicationBootstrap, OnApplicationShutdo
     if (scope.eventDateId !== undefined) return [scope.eventDateId];
     const ids = new Set([
       ...(await this.counters.datesWithReservations(scope.fromDateKey)),
-      ...(await this.reconciliation.datesWithHolders()),
+      ...(await this.registrations.datesWithHolders()),
     ]);
     if (scope.fromDateKey === undefined) return [...ids].sort((a, b) => a - b);
     const keys = await this.counters.dateKeysOf([...ids]);

@@ -1,17 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '../common/domain-error';
-import { PRIVATE_DB } from '../database/database.constants';
-import { isDuplicateKey, translatePrivateError, withLockRetry } from '../database/db-errors';
-import type { CounterTarget } from '../schedule/schedule.types';
-import {
-  assignQueuePlaces,
-  type Leg,
-  type NewRegistration,
-  type SagaPlan,
-} from './registration.repository';
-import type { DateSettings, Registration, RegistrationStatus } from './registration.types';
+import { DomainError } from '../../common/domain-error';
+import { PRIVATE_DB } from '../../database/database.constants';
+import { isDuplicateKey, translatePrivateError, withLockRetry } from '../../database/db-errors';
+import type { CounterTarget } from '../../schedule/schedule.types';
+import type { DateSettings, Registration, RegistrationStatus } from '../registration.types';
+import { WaitlistRepository } from '../waitlist.repository';
+import type { Leg, NewRegistration, SagaPlan } from './saga.types';
 
 /** A new registration once its batch's step 1 committed: pending, held by its own saga. */
 export interface Intent {
@@ -74,8 +70,11 @@ interface SagaInsert {
 // own saga row, so recovery, fencing (pending_saga_id) and Idempotency-Key replay see exactly
 // what the one-at-a-time saga writes.
 @Injectable()
-export class RegistrationBatchRepository {
-  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+export class BatchStepsRepository {
+  constructor(
+    @InjectDataSource(PRIVATE_DB) private readonly db: DataSource,
+    private readonly waitlist: WaitlistRepository,
+  ) {}
 
   // READ COMMITTED: a read after a lock sees what the lock's previous holder committed (the
   // queue position after the queue row lock, the waitlist count after the settings lock)
@@ -217,13 +216,13 @@ export class RegistrationBatchRepository {
           const target = intents[members[0]].input.target;
           // the queue row lock first: whoever took places before us has committed, so the
           // count (read committed) sees every registration ahead of this batch
-          const first = await assignQueuePlaces(
+          const first = await this.waitlist.assignPlaces(
             m,
             target.eventDateId,
             target.eventSlotId,
             members.length,
           );
-          const ahead = await this.waitlistedCount(m, target);
+          const ahead = await this.waitlist.countOfTarget(m, target);
           members.forEach((i, k) => {
             places.push([intents[i].registrationId, first + k]);
             result[i] = {
@@ -697,16 +696,6 @@ export class RegistrationBatchRepository {
       [settings.eventDateId],
     );
     return Math.max(0, Math.min(wanted, lock.waitlist_limit - Number(n)));
-  }
-
-  // every waitlisted registration of the target holds a smaller place than the ones just taken
-  private async waitlistedCount(m: EntityManager, target: CounterTarget): Promise<number> {
-    const [{ n }] = await m.query<{ n: string }[]>(
-      `SELECT COUNT(*) AS n FROM event_registrations
-        WHERE event_date_id = ? AND event_slot_id <=> ? AND status = 'waitlisted'`,
-      [target.eventDateId, target.eventSlotId],
-    );
-    return Number(n);
   }
 
   private async finishSagas(

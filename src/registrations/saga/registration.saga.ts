@@ -1,27 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '../common/domain-error';
-import { Failpoints } from '../common/failpoints';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { isConnectionError } from '../database/db-errors';
-import { MetricsService } from '../metrics/metrics.service';
+import { DomainError } from '../../common/domain-error';
+import { Failpoints } from '../../common/failpoints';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { isConnectionError } from '../../database/db-errors';
+import { MetricsService } from '../../metrics/metrics.service';
 import {
   CounterKey,
   CounterOutcomeUnknownError,
   countersOf,
   countersOnlyIn,
   PublicCounterRepository,
-} from '../schedule/public-counter.repository';
-import type { CounterTarget } from '../schedule/schedule.types';
-import {
-  HistoryEntry,
-  Leg,
-  NewRegistration,
-  OutboxMessage,
-  RegistrationRepository,
-  SagaPlan,
-  SagaRow,
-} from './registration.repository';
-import { Registration, RegistrationStatus } from './registration.types';
+} from '../../schedule/public-counter.repository';
+import type { CounterTarget } from '../../schedule/schedule.types';
+import { DateSettingsRepository } from '../date-settings.repository';
+import { RegistrationRepository } from '../registration.repository';
+import { Registration, RegistrationStatus } from '../registration.types';
+import { SagaTakenOverError } from './saga.errors';
+import { SagaRepository } from './saga.repository';
+import { SagaStepsRepository } from './saga-steps.repository';
+import { HistoryEntry, Leg, NewRegistration, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
 
 /*
  * The registration saga. Two databases, no transaction spanning them:
@@ -48,26 +45,15 @@ import { Registration, RegistrationStatus } from './registration.types';
  *  - after step 3 (confirmed) with a release leg left: `releasing`; recovery resets counters.
  *  - a cancel after its private commit: `releasing`; same.
  * The client of an interrupted request gets the finished outcome by retrying with the same
- * Idempotency-Key (the key row points at the saga).
+ * Idempotency-Key (the key row points at the saga; saga-outcomes.ts rebuilds the answer).
+ *
+ * This folder holds the whole saga: this file (the steps and their compensations, in order),
+ * saga-steps.repository.ts (the private half of each step: one transaction over the table
+ * repositories), saga.repository.ts (registration_sagas), recovery.service.ts and
+ * reconciliation/ (counters against the private truth: recovery, backfill, drift report).
  */
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
-
-/**
- * Recovery took the saga over while this request was still running (it outlived its lease):
- * the outcome is recovery's to decide, so the request must not claim one. Answered as a
- * retryable 503; a retry with the same Idempotency-Key gets the finished saga's outcome.
- */
-export class SagaTakenOverError extends DomainError {
-  constructor() {
-    super(
-      'SERVICE_UNAVAILABLE',
-      'This request took too long and is being finished; retry shortly',
-      undefined,
-      2,
-    );
-  }
-}
 
 export interface RegisterInput extends NewRegistration {
   /** others wait on this target: the newcomer queues behind them instead of taking a seat */
@@ -87,7 +73,10 @@ export class RegistrationSaga {
   private readonly leaseSeconds: number;
 
   constructor(
+    private readonly steps: SagaStepsRepository,
+    private readonly sagas: SagaRepository,
     private readonly registrations: RegistrationRepository,
+    private readonly settings: DateSettingsRepository,
     private readonly counters: PublicCounterRepository,
     private readonly failpoints: Failpoints,
     private readonly metrics: MetricsService,
@@ -99,7 +88,7 @@ export class RegistrationSaga {
   // ---- register: intent -> take -> confirm | waitlist | fail --------------------------------
 
   async register(input: RegisterInput): Promise<{ registrationId: string; outcome: TakeOutcome }> {
-    const { registrationId, sagaId } = await this.registrations.beginRegister({
+    const { registrationId, sagaId } = await this.steps.beginRegister({
       ...input,
       leaseSeconds: this.leaseSeconds,
     });
@@ -113,9 +102,9 @@ export class RegistrationSaga {
     }
     if (input.queueBehind && input.joinWaitlist) {
       // a seat freed a moment ago belongs to the queue: join it (the caller then promotes first fit)
-      const queued = await this.registrations.completeNoRoom(
+      const queued = await this.steps.completeNoRoom(
         saga,
-        await this.registrations.settings(saga.eventDateId),
+        await this.settings.find(saga.eventDateId),
       );
       if (queued === 'lost') throw new SagaTakenOverError();
       return { registrationId, outcome: queued };
@@ -146,7 +135,7 @@ export class RegistrationSaga {
     const current = await this.registrations.findById(registrationId);
     if (!current || current.status !== 'waitlisted') return false;
     plan.partySize = current.partySize;
-    const sagaId = await this.registrations.beginOnExisting({
+    const sagaId = await this.steps.beginOnExisting({
       registrationId,
       expectedVersion: current.version,
       allowed: ['waitlisted'],
@@ -219,7 +208,7 @@ export class RegistrationSaga {
     }
 
     if (!take) {
-      const sagaId = await this.registrations.applyWithoutTake({
+      const sagaId = await this.steps.applyWithoutTake({
         registration: r,
         plan,
         release,
@@ -240,7 +229,7 @@ export class RegistrationSaga {
       return 'changed';
     }
 
-    const sagaId = await this.registrations.beginOnExisting({
+    const sagaId = await this.steps.beginOnExisting({
       registrationId: r.id,
       expectedVersion: r.version,
       allowed: [r.status],
@@ -266,7 +255,7 @@ export class RegistrationSaga {
     actor: string,
     idempotencyScope?: string,
   ): Promise<'cancelled' | 'busy'> {
-    const sagaId = await this.registrations.beginCancel(
+    const sagaId = await this.steps.beginCancel(
       registration,
       actor,
       idempotencyScope,
@@ -287,7 +276,7 @@ export class RegistrationSaga {
   async resume(saga: SagaRow): Promise<TakeOutcome> {
     const registration = await this.registrations.findById(saga.registrationId);
     if (!registration || registration.pendingSagaId !== saga.id) {
-      await this.registrations.abandon(saga, 'ORPHANED');
+      await this.steps.abandon(saga, 'ORPHANED');
       return 'full';
     }
     const moving = saga.release !== null && saga.plan.eventSlotId !== registration.eventSlotId;
@@ -347,15 +336,15 @@ export class RegistrationSaga {
     }
 
     if (!taken) {
-      const settings = await this.registrations.settings(saga.eventDateId);
-      const outcome = await this.registrations.completeNoRoom(saga, settings);
+      const settings = await this.settings.find(saga.eventDateId);
+      const outcome = await this.steps.completeNoRoom(saga, settings);
       if (outcome === 'lost') throw new SagaTakenOverError();
       return outcome;
     }
 
     let completed: boolean;
     try {
-      completed = await this.registrations.completeTake(
+      completed = await this.steps.completeTake(
         saga,
         fromStatus,
         { ...history, fromStatus, spots: saga.plan.spots, eventSlotId: saga.plan.eventSlotId },
@@ -404,7 +393,7 @@ export class RegistrationSaga {
       return;
     }
     this.failpoints.hit('release.after-counters');
-    await this.registrations.finishRelease(sagaId).catch((error: unknown) => {
+    await this.sagas.finishRelease(sagaId).catch((error: unknown) => {
       this.logger.warn(
         { sagaId, err: String(error) },
         'release recorded late; recovery will close it',
@@ -416,7 +405,7 @@ export class RegistrationSaga {
   private async compensateTake(saga: SagaRow, keys: CounterKey[], spots: number): Promise<void> {
     try {
       await this.counters.releaseKeys(keys, spots);
-      await this.registrations.abandon(saga, 'COMPENSATED');
+      await this.steps.abandon(saga, 'COMPENSATED');
       this.metrics.sagaCompensation(saga.kind);
       this.logger.warn(
         { sagaId: saga.id, registrationId: saga.registrationId },
@@ -430,7 +419,7 @@ export class RegistrationSaga {
   // nothing was taken: undo step 1 so the household can try again
   private async abandon(saga: SagaRow, cause: unknown): Promise<void> {
     const outcome = cause instanceof DomainError ? cause.code : 'ABANDONED';
-    await this.registrations.abandon(saga, outcome).catch((error: unknown) => {
+    await this.steps.abandon(saga, outcome).catch((error: unknown) => {
       this.logger.error({ sagaId: saga.id, err: String(error) }, 'abandon left for recovery');
     });
   }
@@ -449,7 +438,7 @@ export class RegistrationSaga {
   }
 
   private async mustFindSaga(id: string): Promise<SagaRow> {
-    const saga = await this.registrations.findSaga(id);
+    const saga = await this.sagas.find(id);
     if (!saga) throw new Error(`saga ${id} vanished`);
     return saga;
   }

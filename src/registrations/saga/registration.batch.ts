@@ -1,29 +1,32 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '../common/domain-error';
-import { DomainEvents } from '../common/domain-events';
-import { Failpoints } from '../common/failpoints';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { isConnectionError } from '../database/db-errors';
-import { MetricsService } from '../metrics/metrics.service';
+import { DomainError } from '../../common/domain-error';
+import { DomainEvents } from '../../common/domain-events';
+import { Failpoints } from '../../common/failpoints';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { isConnectionError } from '../../database/db-errors';
+import { MetricsService } from '../../metrics/metrics.service';
 import {
   CounterClaim,
   CounterOutcomeUnknownError,
   countersOf,
   PublicCounterRepository,
-} from '../schedule/public-counter.repository';
-import type { CounterTarget } from '../schedule/schedule.types';
+} from '../../schedule/public-counter.repository';
+import type { CounterTarget } from '../../schedule/schedule.types';
+import { announce, announcePositions } from '../registration.events';
+import { RegistrationRepository } from '../registration.repository';
+import type { DateSettings, Registration } from '../registration.types';
+import { WaitlistRepository } from '../waitlist.repository';
 import { GroupCommitQueue, Settled } from './group-commit.queue';
 import {
   CancelIntent,
   Intent,
   PromotionClaim,
-  RegistrationBatchRepository,
+  BatchStepsRepository,
   Settlement,
-} from './registration-batch.repository';
-import { announce, announcePositions } from './registration.events';
-import { NewRegistration, RegistrationRepository } from './registration.repository';
-import { ChangeInput, RegistrationSaga, SagaTakenOverError } from './registration.saga';
-import type { DateSettings, Registration } from './registration.types';
+} from './batch-steps.repository';
+import { ChangeInput, RegistrationSaga } from './registration.saga';
+import { SagaTakenOverError } from './saga.errors';
+import type { NewRegistration } from './saga.types';
 
 /*
  * Group commit per event date: the registration saga run once for a whole batch.
@@ -86,8 +89,9 @@ export class RegistrationBatch {
   private readonly leaseSeconds: number;
 
   constructor(
-    private readonly batches: RegistrationBatchRepository,
+    private readonly batches: BatchStepsRepository,
     private readonly registrations: RegistrationRepository,
+    private readonly waitlist: WaitlistRepository,
     private readonly counters: PublicCounterRepository,
     private readonly saga: RegistrationSaga,
     private readonly failpoints: Failpoints,
@@ -423,7 +427,7 @@ export class RegistrationBatch {
       promoted.push(...(await this.promoteTarget(t, actor)));
     }
     // only the queues that exist: a cancel must not walk every slot of the date
-    for (const t of await this.registrations.waitlistTargets(eventDateId)) {
+    for (const t of await this.waitlist.targets(eventDateId)) {
       if (done.has(targetKey(t))) continue;
       promoted.push(...(await this.promoteTarget(t, actor)));
     }
@@ -441,11 +445,7 @@ export class RegistrationBatch {
       const rows = await this.counters.read(countersOf(target));
       let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
       if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.registrations.waitlistCandidates(
-        target.eventDateId,
-        target.eventSlotId,
-        50,
-      );
+      const candidates = await this.waitlist.candidates(target.eventDateId, target.eventSlotId, 50);
       const pick = candidates.filter((c) => {
         if (c.spots > room) return false;
         room -= c.spots;
@@ -570,7 +570,7 @@ export class RegistrationBatch {
     try {
       announcePositions(
         this.events,
-        await this.registrations.waitlist(target.eventDateId, target.eventSlotId),
+        await this.waitlist.ofTarget(target.eventDateId, target.eventSlotId),
       );
     } catch (error) {
       this.logger.warn({ err: String(error) }, 'position events skipped');

@@ -5,15 +5,16 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { DomainEvents } from '../common/domain-events';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { MetricsService } from '../metrics/metrics.service';
-import { IdempotencyRepository } from '../idempotency/idempotency.repository';
-import { RegistrationRepository } from '../registrations/registration.repository';
-import { RegistrationSaga } from '../registrations/registration.saga';
-import { RegistrationService } from '../registrations/registration.service';
-import { CounterReconciler } from './counter-reconciler';
-import { ReconciliationRepository } from './reconciliation.repository';
+import { DomainEvents } from '../../common/domain-events';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
+import { MetricsService } from '../../metrics/metrics.service';
+import { RegistrationService } from '../registration.service';
+import { WaitlistRepository } from '../waitlist.repository';
+import { CounterReconciler } from './reconciliation/counter-reconciler';
+import { RegistrationSaga } from './registration.saga';
+import { SagaRepository } from './saga.repository';
+import { SagaStepsRepository } from './saga-steps.repository';
 
 export type RecoveryOutcome =
   'confirmed' | 'waitlisted' | 'full' | 'released' | 'deferred' | 'gone';
@@ -34,9 +35,10 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly reconciliation: ReconciliationRepository,
+    private readonly steps: SagaStepsRepository,
+    private readonly sagas: SagaRepository,
+    private readonly waitlist: WaitlistRepository,
     private readonly reconciler: CounterReconciler,
-    private readonly registrations: RegistrationRepository,
     private readonly saga: RegistrationSaga,
     private readonly service: RegistrationService,
     private readonly events: DomainEvents,
@@ -75,7 +77,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     }
     const seen: number[] = [];
     for (let i = 0; i < 20 && !this.stopped; i++) {
-      const claim = await this.reconciliation.claimStuckDate(this.config.sagaGraceSeconds, seen);
+      const claim = await this.steps.claimStuckDate(this.config.sagaGraceSeconds, seen);
       if (!claim) break;
       seen.push(claim.eventDateId);
       if (claim.sagaIds.length === 0) continue;
@@ -102,11 +104,11 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       await this.tick();
-      const left = await this.reconciliation.unfinishedCount();
+      const left = await this.sagas.unfinishedCount();
       if (left === 0) return 0;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    return this.reconciliation.unfinishedCount();
+    return this.sagas.unfinishedCount();
   }
 
   // Every saga of the date is ours now. `taking` ones are superseded (so a still-running
@@ -121,14 +123,14 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     const resumes: { original: string; successor: string }[] = [];
     const releases: string[] = [];
     for (const id of sagaIds) {
-      const saga = await this.registrations.findSaga(id);
+      const saga = await this.sagas.find(id);
       if (!saga || (saga.state !== 'taking' && saga.state !== 'releasing')) {
         outcomes.set(id, 'gone');
       } else if (saga.state === 'releasing') {
         releases.push(id);
         owned.push(id);
       } else {
-        const successor = await this.reconciliation.supersede(id, this.config.sagaGraceSeconds);
+        const successor = await this.steps.supersede(id, this.config.sagaGraceSeconds);
         if (!successor) outcomes.set(id, 'gone');
         else {
           resumes.push({ original: id, successor });
@@ -146,11 +148,11 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
       return outcomes;
     }
     for (const id of releases) {
-      await this.reconciliation.markReleased(id);
+      await this.sagas.finishRelease(id);
       outcomes.set(id, 'released');
     }
     for (const { original, successor } of resumes) {
-      const saga = await this.registrations.findSaga(successor);
+      const saga = await this.sagas.find(successor);
       outcomes.set(original, saga ? await this.saga.resume(saga) : 'gone');
     }
     await this.afterwards(eventDateId);
@@ -158,7 +160,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async sweepWaitlists(): Promise<void> {
-    for (const eventDateId of await this.reconciliation.datesWithWaitlist(50)) {
+    for (const eventDateId of await this.waitlist.datesWithWaitlist(50)) {
       if (this.stopped) return;
       const promoted = await this.service.promoteDate(eventDateId, 'recovery').catch(() => []);
       if (promoted.length > 0)

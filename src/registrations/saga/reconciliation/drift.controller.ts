@@ -8,8 +8,8 @@ import {
 } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { StaffOnly } from '../auth/auth.guards';
-import { MAX_PUBLIC_ID } from '../common/ids';
+import { StaffOnly } from '../../../auth/auth.guards';
+import { MAX_PUBLIC_ID } from '../../../common/ids';
 import { DriftService } from './drift.service';
 
 class DriftQuery {

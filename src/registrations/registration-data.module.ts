@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { DateSettingsRepository } from './date-settings.repository';
+import { RegistrationHistoryRepository } from './registration-history.repository';
+import { RegistrationRepository } from './registration.repository';
+import { SagaRepository } from './saga/saga.repository';
+import { WaitlistRepository } from './waitlist.repository';
+
+// The repositories of the registration tables, one per table (or reading concern), with no
+// behaviour of their own: shared by the saga, the staff tools and the reconciliation (also in
+// the CLI, which must not start the saga's loops).
+const REPOSITORIES = [
+  RegistrationRepository,
+  WaitlistRepository,
+  DateSettingsRepository,
+  RegistrationHistoryRepository,
+  SagaRepository,
+];
+
+@Module({ providers: REPOSITORIES, exports: REPOSITORIES })
+export class RegistrationDataModule {}

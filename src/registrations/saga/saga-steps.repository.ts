@@ -1,0 +1,354 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../../common/domain-error';
+import { PRIVATE_DB } from '../../database/database.constants';
+import { isDuplicateKey, translatePrivateError } from '../../database/db-errors';
+import { privateTransaction, Queryable } from '../../database/sql';
+import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
+import { NotificationOutboxRepository } from '../../notifications/notification-outbox.repository';
+import { DateSettingsRepository } from '../date-settings.repository';
+import { RegistrationHistoryRepository } from '../registration-history.repository';
+import { Claimed, RegistrationRepository } from '../registration.repository';
+import { DateSettings, Registration, RegistrationStatus } from '../registration.types';
+import { WaitlistRepository } from '../waitlist.repository';
+import { SagaRepository } from './saga.repository';
+import {
+  HistoryEntry,
+  Leg,
+  NewRegistration,
+  NewSaga,
+  OutboxMessage,
+  SagaKind,
+  SagaPlan,
+  SagaRow,
+} from './saga.types';
+
+// The private half of each saga step: ONE private transaction, composed from the repositories
+// of the tables it writes (registrations, sagas, history, outbox, settings, keys). The saga
+// (registration.saga.ts) decides their order relative to the public counter updates; no
+// EntityManager leaves this file.
+@Injectable()
+export class SagaStepsRepository {
+  constructor(
+    @InjectDataSource(PRIVATE_DB) private readonly db: DataSource,
+    private readonly registrations: RegistrationRepository,
+    private readonly sagas: SagaRepository,
+    private readonly history: RegistrationHistoryRepository,
+    private readonly outbox: NotificationOutboxRepository,
+    private readonly settings: DateSettingsRepository,
+    private readonly waitlist: WaitlistRepository,
+    private readonly keys: IdempotencyRepository,
+  ) {}
+
+  /** A transaction whose fenced update may find the registration claimed elsewhere: then `lost`. */
+  private fenced<T, L>(work: (m: EntityManager) => Promise<T>, lost: L): Promise<T | L> {
+    return privateTransaction(this.db, work).catch((error: unknown) => {
+      if (error instanceof ClaimLost) return lost;
+      throw error;
+    });
+  }
+
+  /** Step 1 of a registration: the pending row, its members and the saga, in one transaction. */
+  async beginRegister(
+    input: NewRegistration & { leaseSeconds: number },
+  ): Promise<{ registrationId: string; sagaId: string }> {
+    try {
+      return await privateTransaction(this.db, async (m) => {
+        const registrationId = await this.registrations.insertPending(m, input);
+        const sagaId = await this.insertSaga(m, {
+          registrationId,
+          eventDateId: input.target.eventDateId,
+          kind: 'register',
+          state: 'taking',
+          take: { ...input.target, spots: input.spots },
+          release: null,
+          plan: {
+            eventHourId: input.target.eventHourId,
+            eventSlotId: input.target.eventSlotId,
+            partySize: input.partySize,
+            spots: input.spots,
+            joinWaitlist: input.joinWaitlist,
+          },
+          actor: input.actor,
+          idempotencyScope: input.idempotencyScope,
+          leaseSeconds: input.leaseSeconds,
+        });
+        await this.registrations.setPendingSaga(m, { registrationId, sagaId });
+        return { registrationId, sagaId };
+      });
+    } catch (error) {
+      if (isDuplicateKey(error, 'uq_registrations_household_active_date')) {
+        throw new DomainError(
+          'ALREADY_REGISTERED',
+          'This household already has an active registration for this event date',
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Step 1 of an operation on an existing registration (promote, change): claims it for a new
+   * saga. Undefined when it is not in one of `allowed` or another saga holds it.
+   */
+  async beginOnExisting(input: {
+    registrationId: string;
+    expectedVersion?: number;
+    allowed: RegistrationStatus[];
+    kind: SagaKind;
+    eventDateId: number;
+    take: Leg | null;
+    release: Leg | null;
+    plan: SagaPlan;
+    actor: string;
+    idempotencyScope?: string;
+    leaseSeconds: number;
+  }): Promise<string | undefined> {
+    return this.fenced(async (m) => {
+      const sagaId = await this.insertSaga(m, {
+        ...input,
+        state: input.take ? 'taking' : 'releasing',
+      });
+      if (!(await this.registrations.claim(m, { ...input, sagaId }))) throw new ClaimLost();
+      return sagaId;
+    }, undefined);
+  }
+
+  /**
+   * The take leg succeeded: the registration becomes confirmed at the planned target. Fenced by
+   * the saga id, so a saga that recovery has taken over cannot also finish here (false).
+   */
+  async completeTake(
+    saga: SagaRow,
+    fromStatus: RegistrationStatus,
+    history: HistoryEntry,
+    outbox: OutboxMessage,
+  ): Promise<boolean> {
+    return this.fenced(async (m) => {
+      if (!(await this.registrations.confirm(m, claimOf(saga), saga.plan))) throw new ClaimLost();
+      if (saga.plan.memberIds) {
+        await this.registrations.replaceMembers(m, saga.registrationId, saga.plan.memberIds);
+      }
+      await this.sagas.setState(m, saga.id, saga.release ? 'releasing' : 'done', 'confirmed');
+      await this.history.record(m, saga, history, fromStatus);
+      await this.outbox.enqueue(m, saga.registrationId, outbox.kind);
+      return true;
+    }, false);
+  }
+
+  /**
+   * The take leg found no room. A new registration joins the waitlist when allowed (checked
+   * here, under the settings row lock, so a waitlist limit holds under concurrency) or is
+   * removed; an existing one is simply released unchanged. Returns the outcome.
+   */
+  async completeNoRoom(
+    saga: SagaRow,
+    settings: DateSettings,
+  ): Promise<'waitlisted' | 'full' | 'lost'> {
+    return this.fenced(async (m) => {
+      const claimed = claimOf(saga);
+      if (saga.kind === 'register') {
+        const mayWait =
+          saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
+        if (mayWait) {
+          const place = await this.waitlist.assignPlaces(
+            m,
+            saga.eventDateId,
+            saga.plan.eventSlotId,
+            1,
+          );
+          if (!(await this.registrations.waitlistPending(m, claimed, place))) throw new ClaimLost();
+          await this.sagas.setState(m, saga.id, 'done', 'waitlisted');
+          await this.history.record(
+            m,
+            saga,
+            {
+              action: 'waitlisted',
+              fromStatus: null,
+              toStatus: 'waitlisted',
+              spots: saga.plan.spots,
+              eventSlotId: saga.plan.eventSlotId,
+            },
+            null,
+          );
+          await this.outbox.enqueue(m, saga.registrationId, 'waitlisted');
+          return 'waitlisted' as const;
+        }
+        if (!(await this.registrations.deletePending(m, claimed))) throw new ClaimLost();
+        await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
+        return 'full' as const;
+      }
+      if (!(await this.registrations.releaseClaim(m, claimed))) throw new ClaimLost();
+      await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
+      return 'full' as const;
+    }, 'lost' as const);
+  }
+
+  /**
+   * A change that needs no new seat (smaller party, waitlisted party change): applied in one
+   * transaction; the spots it frees are recorded as a release leg still to give back.
+   */
+  async applyWithoutTake(input: {
+    registration: Registration;
+    plan: SagaPlan;
+    release: Leg | null;
+    actor: string;
+    idempotencyScope?: string;
+    leaseSeconds: number;
+    history: HistoryEntry;
+    outbox: OutboxMessage;
+  }): Promise<string | undefined> {
+    return this.fenced(async (m) => {
+      const r = input.registration;
+      if (!(await this.registrations.resize(m, r, input.plan))) throw new ClaimLost();
+      if (input.plan.memberIds)
+        await this.registrations.replaceMembers(m, r.id, input.plan.memberIds);
+      const sagaId = await this.insertSaga(m, {
+        registrationId: r.id,
+        eventDateId: r.eventDateId,
+        kind: 'change',
+        state: input.release ? 'releasing' : 'done',
+        take: null,
+        release: input.release,
+        plan: input.plan,
+        actor: input.actor,
+        idempotencyScope: input.idempotencyScope,
+        leaseSeconds: input.leaseSeconds,
+      });
+      await this.history.record(m, at(r, input.actor), input.history, r.status);
+      await this.outbox.enqueue(m, r.id, input.outbox.kind);
+      return sagaId;
+    }, undefined);
+  }
+
+  /**
+   * Cancels: the registration is final at once, and a release saga records the spots still to
+   * give back (none for a waitlisted one). Undefined when another saga holds the registration.
+   */
+  async beginCancel(
+    registration: Registration,
+    actor: string,
+    idempotencyScope: string | undefined,
+    leaseSeconds: number,
+  ): Promise<string | undefined> {
+    return this.fenced(async (m) => {
+      const r = registration;
+      const holds = r.status === 'confirmed';
+      if (!(await this.registrations.markCancelled(m, r))) throw new ClaimLost();
+      const sagaId = await this.insertSaga(m, {
+        registrationId: r.id,
+        eventDateId: r.eventDateId,
+        kind: 'cancel',
+        state: holds ? 'releasing' : 'done',
+        take: null,
+        release: holds ? { ...r, spots: r.spots } : null,
+        plan: {
+          eventHourId: r.eventHourId,
+          eventSlotId: r.eventSlotId,
+          partySize: r.partySize,
+          spots: r.spots,
+        },
+        actor,
+        idempotencyScope,
+        leaseSeconds,
+      });
+      await this.history.record(
+        m,
+        at(r, actor),
+        {
+          action: 'cancelled',
+          fromStatus: r.status,
+          toStatus: 'cancelled',
+          spots: r.spots,
+          eventSlotId: r.eventSlotId,
+        },
+        r.status,
+      );
+      await this.outbox.enqueue(m, r.id, 'cancelled');
+      return sagaId;
+    }, undefined);
+  }
+
+  /** The take leg failed before anything was taken (e.g. schedule unreachable): undo step 1. */
+  async abandon(saga: SagaRow, outcome: string): Promise<void> {
+    await privateTransaction(this.db, async (m) => {
+      if (saga.kind === 'register') await this.registrations.deletePending(m, claimOf(saga));
+      else await this.registrations.releaseClaim(m, claimOf(saga));
+      await this.sagas.setState(m, saga.id, 'failed', outcome);
+    });
+  }
+
+  /**
+   * Claims every unfinished saga of one date, provided all their leases have expired (a live
+   * lease means a request, or another instance's recovery, is working there: the date is left
+   * alone). Recovery settles a date as a whole because its counters are shared by all its sagas.
+   */
+  async claimStuckDate(
+    leaseSeconds: number,
+    exclude: number[],
+  ): Promise<{ eventDateId: number; sagaIds: string[] } | undefined> {
+    return translatePrivateError(() =>
+      this.db.transaction(async (m) => {
+        const stuck = await this.sagas.lockStuckDate(m, exclude);
+        if (!stuck) return undefined;
+        const { eventDateId, sagas } = stuck;
+        if (sagas.some((saga) => !saga.expired)) return { eventDateId, sagaIds: [] };
+        const sagaIds = sagas.map((saga) => saga.id);
+        await this.sagas.renewLeases(m, sagaIds, leaseSeconds);
+        return { eventDateId, sagaIds };
+      }),
+    );
+  }
+
+  /**
+   * Recovery takes a `taking` saga over: a new saga row replaces it on the registration (and on
+   * its idempotency key), so the original process, if it is somehow still running, can no longer
+   * finish it (its fenced updates match nothing) and gives back whatever it took.
+   */
+  async supersede(sagaId: string, leaseSeconds: number): Promise<string | undefined> {
+    return translatePrivateError(() =>
+      this.db.transaction(async (m) => {
+        const old = await this.sagas.lockTaking(m, sagaId);
+        if (!old) return undefined;
+        const newId = await this.sagas.copyAsTaking(m, sagaId, leaseSeconds);
+        const moved = await this.registrations.moveClaim(m, old.registrationId, sagaId, newId);
+        await this.sagas.setState(m, sagaId, 'failed', 'SUPERSEDED');
+        if (!moved) {
+          // the registration no longer waits on this saga: nothing left to finish
+          await this.sagas.setState(m, newId, 'failed', 'ORPHANED');
+          return undefined;
+        }
+        await this.keys.moveSaga(m, sagaId, newId);
+        return newId;
+      }),
+    );
+  }
+
+  private async insertSaga(m: Queryable, saga: NewSaga): Promise<string> {
+    const sagaId = await this.sagas.insert(m, saga);
+    if (saga.idempotencyScope) await this.keys.attachSaga(m, saga.idempotencyScope, sagaId);
+    return sagaId;
+  }
+
+  private async waitlistHasRoom(m: Queryable, settings: DateSettings): Promise<boolean> {
+    if (!settings.waitlistEnabled) return false;
+    if (settings.waitlistLimit === null) return true;
+    // the limit counts every waitlisted registration of the date; the settings row lock
+    // serialises concurrent joiners so the limit cannot be overshot
+    const locked = await this.settings.lock(m, settings.eventDateId);
+    if (!locked.waitlistEnabled) return false;
+    if (locked.waitlistLimit === null) return true;
+    return (await this.waitlist.countOfDate(m, settings.eventDateId)) < locked.waitlistLimit;
+  }
+}
+
+class ClaimLost extends Error {}
+
+function claimOf(saga: SagaRow): Claimed {
+  return { registrationId: saga.registrationId, sagaId: saga.id };
+}
+
+function at(r: Registration, actor: string) {
+  return { registrationId: r.id, eventDateId: r.eventDateId, actor };
+}

@@ -1,0 +1,184 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PRIVATE_DB } from '../../database/database.constants';
+import { translatePrivateError } from '../../database/db-errors';
+import { insertId, Queryable } from '../../database/sql';
+import { Leg, NewSaga, SagaKind, SagaPlan, SagaRow, SagaState } from './saga.types';
+
+interface RawSaga {
+  id: string;
+  registration_id: string;
+  event_date_id: number;
+  kind: SagaKind;
+  state: SagaState;
+  take_slot_id: number | null;
+  take_hour_id: number | null;
+  take_spots: number;
+  release_slot_id: number | null;
+  release_hour_id: number | null;
+  release_spots: number;
+  plan: string;
+  actor: string;
+  idempotency_scope: string | null;
+  outcome: string | null;
+  lease_expired: number | string;
+}
+
+// the columns a saga row is written with; a superseding row copies them from its original
+const COLUMNS = `registration_id, event_date_id, kind, state, take_slot_id, take_hour_id,
+  take_spots, release_slot_id, release_hour_id, release_spots, plan, actor, idempotency_scope, lease_until`;
+
+function toSaga(row: RawSaga): SagaRow {
+  const leg = (slot: number | null, hour: number | null, spots: number): Leg | null =>
+    spots === 0
+      ? null
+      : { eventDateId: row.event_date_id, eventHourId: hour, eventSlotId: slot, spots };
+  return {
+    id: String(row.id),
+    registrationId: String(row.registration_id),
+    eventDateId: row.event_date_id,
+    kind: row.kind,
+    state: row.state,
+    take: leg(row.take_slot_id, row.take_hour_id, row.take_spots),
+    release: leg(row.release_slot_id, row.release_hour_id, row.release_spots),
+    plan: JSON.parse(row.plan) as SagaPlan,
+    actor: row.actor,
+    idempotencyScope: row.idempotency_scope,
+    outcome: row.outcome,
+    leaseExpired: Number(row.lease_expired) === 1,
+  };
+}
+
+// The table registration_sagas: one row per saga, the record of a counter move in flight.
+// Methods that take `m` run inside a transaction the caller opened (saga-steps.repository.ts).
+@Injectable()
+export class SagaRepository {
+  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+
+  async find(id: string): Promise<SagaRow | undefined> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<RawSaga[]>(
+        'SELECT s.*, (s.lease_until < NOW(6)) AS lease_expired FROM registration_sagas s WHERE s.id = ?',
+        [id],
+      ),
+    );
+    return rows[0] ? toSaga(rows[0]) : undefined;
+  }
+
+  async insert(m: Queryable, s: NewSaga): Promise<string> {
+    const result = await m.query<unknown>(
+      `INSERT INTO registration_sagas (${COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? SECOND)`,
+      [
+        s.registrationId,
+        s.eventDateId,
+        s.kind,
+        s.state,
+        s.take?.eventSlotId ?? null,
+        s.take?.eventHourId ?? null,
+        s.take?.spots ?? 0,
+        s.release?.eventSlotId ?? null,
+        s.release?.eventHourId ?? null,
+        s.release?.spots ?? 0,
+        JSON.stringify(s.plan),
+        s.actor,
+        s.idempotencyScope ?? null,
+        s.leaseSeconds,
+      ],
+    );
+    return insertId(result);
+  }
+
+  async setState(m: Queryable, sagaId: string, state: SagaState, outcome: string): Promise<void> {
+    await m.query('UPDATE registration_sagas SET state = ?, outcome = ? WHERE id = ?', [
+      state,
+      outcome,
+      sagaId,
+    ]);
+  }
+
+  /** The release leg was given back: the saga is over. */
+  async finishRelease(sagaId: string): Promise<void> {
+    await translatePrivateError(() =>
+      this.db.query(
+        "UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'",
+        [sagaId],
+      ),
+    );
+  }
+
+  /** A `taking` saga, locked, for recovery to supersede; undefined when it is no longer taking. */
+  async lockTaking(m: Queryable, sagaId: string): Promise<{ registrationId: string } | undefined> {
+    const [old] = await m.query<{ registration_id: string }[]>(
+      "SELECT registration_id FROM registration_sagas WHERE id = ? AND state = 'taking' FOR UPDATE",
+      [sagaId],
+    );
+    return old ? { registrationId: String(old.registration_id) } : undefined;
+  }
+
+  /** A new `taking` row with the same legs, plan and key as `sagaId`, on a fresh lease. */
+  async copyAsTaking(m: Queryable, sagaId: string, leaseSeconds: number): Promise<string> {
+    const inserted = await m.query<unknown>(
+      `INSERT INTO registration_sagas (${COLUMNS})
+       SELECT registration_id, event_date_id, kind, 'taking', take_slot_id, take_hour_id, take_spots,
+              release_slot_id, release_hour_id, release_spots, plan, actor, idempotency_scope,
+              NOW(6) + INTERVAL ? SECOND
+         FROM registration_sagas WHERE id = ?`,
+      [leaseSeconds, sagaId],
+    );
+    return insertId(inserted);
+  }
+
+  /**
+   * The first date (not in `exclude`) with an unfinished saga whose lease expired, and every
+   * unfinished saga of it with whether its lease expired, all locked (SKIP LOCKED for the first).
+   */
+  async lockStuckDate(
+    m: Queryable,
+    exclude: number[],
+  ): Promise<{ eventDateId: number; sagas: { id: string; expired: boolean }[] } | undefined> {
+    const [first] = await m.query<{ event_date_id: number }[]>(
+      `SELECT event_date_id FROM registration_sagas
+        WHERE state IN ('taking', 'releasing') AND lease_until < NOW(6) ${exclude.length > 0 ? 'AND event_date_id NOT IN (?)' : ''}
+        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      exclude.length > 0 ? [exclude] : [],
+    );
+    if (!first) return undefined;
+    const eventDateId = Number(first.event_date_id);
+    const sagas = await m.query<{ id: string; expired: number | string }[]>(
+      `SELECT id, (lease_until < NOW(6)) AS expired FROM registration_sagas
+        WHERE event_date_id = ? AND state IN ('taking', 'releasing') ORDER BY id FOR UPDATE`,
+      [eventDateId],
+    );
+    return {
+      eventDateId,
+      sagas: sagas.map((s) => ({ id: String(s.id), expired: Number(s.expired) === 1 })),
+    };
+  }
+
+  async renewLeases(m: Queryable, sagaIds: string[], leaseSeconds: number): Promise<void> {
+    await m.query(
+      'UPDATE registration_sagas SET lease_until = NOW(6) + INTERVAL ? SECOND WHERE id IN (?)',
+      [leaseSeconds, sagaIds],
+    );
+  }
+
+  /** Ids of the unfinished sagas of a date. */
+  async unfinishedOfDate(m: Queryable, eventDateId: number): Promise<string[]> {
+    const rows = await m.query<{ id: string }[]>(
+      "SELECT id FROM registration_sagas WHERE event_date_id = ? AND state IN ('taking', 'releasing')",
+      [eventDateId],
+    );
+    return rows.map((s) => String(s.id));
+  }
+
+  async unfinishedCount(): Promise<number> {
+    const [row] = await translatePrivateError(() =>
+      this.db.query<{ n: string }[]>(
+        "SELECT COUNT(*) AS n FROM registration_sagas WHERE state IN ('taking', 'releasing')",
+      ),
+    );
+    return Number(row.n);
+  }
+}

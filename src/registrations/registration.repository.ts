@@ -3,8 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { translatePrivateError } from '../database/db-errors';
-import { affectedRows, insertId, Queryable } from '../database/sql';
-import type { CounterTarget } from '../schedule/schedule.types';
+import { affectedRows, Queryable } from '../database/sql';
 import { RawRegistration, SELECT_REGISTRATION, toRegistration } from './registration.row';
 import { ACTIVE_STATUSES, Registration, RegistrationStatus } from './registration.types';
 import type { SagaPlan } from './saga/saga.types';
@@ -118,46 +117,6 @@ export class RegistrationRepository {
   }
 
   // ---- saga writes --------------------------------------------------------------------------
-
-  /** A new registration in status pending, with its members; returns its id. */
-  async insertPending(
-    m: Queryable,
-    input: {
-      householdId: string;
-      eventId: number;
-      target: CounterTarget;
-      partySize: number;
-      spots: number;
-      memberIds: string[];
-      actor: string;
-    },
-  ): Promise<string> {
-    const inserted = await m.query<unknown>(
-      `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id,
-         event_slot_id, status, party_size, spots, created_by)
-       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-      [
-        input.householdId,
-        input.eventId,
-        input.target.eventDateId,
-        input.target.eventHourId,
-        input.target.eventSlotId,
-        input.partySize,
-        input.spots,
-        input.actor,
-      ],
-    );
-    const registrationId = insertId(inserted);
-    await this.insertMembers(m, registrationId, input.memberIds);
-    return registrationId;
-  }
-
-  async setPendingSaga(m: Queryable, { registrationId, sagaId }: Claimed): Promise<void> {
-    await m.query('UPDATE event_registrations SET pending_saga_id = ? WHERE id = ?', [
-      sagaId,
-      registrationId,
-    ]);
-  }
 
   /** Claims a registration no saga holds, in one of `allowed` (and at `expectedVersion`). */
   async claim(

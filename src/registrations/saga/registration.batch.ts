@@ -169,8 +169,10 @@ export class RegistrationBatch {
         (c) => {
           if (c === 'busy') return;
           const t = targetOf(c);
-          if (c.spots > 0) freed.set(targetKey(t), t);
-          queuesMoved.set(targetKey(t), t);
+          // every cancel runs the date's promotions, as one request did (room may have appeared
+          // behind our back); a waitlisted one (never confirmed) also moved its queue
+          freed.set(targetKey(t), t);
+          if (c.confirmedAt === null) queuesMoved.set(targetKey(t), t);
         },
       );
       promotionActor ??= cancels[0].op.actor;
@@ -204,7 +206,6 @@ export class RegistrationBatch {
           [...freed.values()],
         );
         for (const { i } of promotes) results[i] = { ok: true, value: promoted };
-        for (const t of freed.values()) queuesMoved.delete(targetKey(t));
       } catch (error) {
         for (const { i } of promotes) results[i] = { ok: false, error };
         this.logger.warn({ eventDateId, err: String(error) }, 'promotion after release deferred');

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '../../common/domain-error';
 import { PRIVATE_DB } from '../../database/database.constants';
-import { isDuplicateKey, translatePrivateError } from '../../database/db-errors';
+import { translatePrivateError } from '../../database/db-errors';
 import { privateTransaction, Queryable } from '../../database/sql';
 import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
 import { NotificationOutboxRepository } from '../../notifications/notification-outbox.repository';
@@ -16,7 +15,6 @@ import { SagaRepository } from './saga.repository';
 import {
   HistoryEntry,
   Leg,
-  NewRegistration,
   NewSaga,
   OutboxMessage,
   SagaKind,
@@ -47,45 +45,6 @@ export class SagaStepsRepository {
       if (error instanceof ClaimLost) return lost;
       throw error;
     });
-  }
-
-  /** Step 1 of a registration: the pending row, its members and the saga, in one transaction. */
-  async beginRegister(
-    input: NewRegistration & { leaseSeconds: number },
-  ): Promise<{ registrationId: string; sagaId: string }> {
-    try {
-      return await privateTransaction(this.db, async (m) => {
-        const registrationId = await this.registrations.insertPending(m, input);
-        const sagaId = await this.insertSaga(m, {
-          registrationId,
-          eventDateId: input.target.eventDateId,
-          kind: 'register',
-          state: 'taking',
-          take: { ...input.target, spots: input.spots },
-          release: null,
-          plan: {
-            eventHourId: input.target.eventHourId,
-            eventSlotId: input.target.eventSlotId,
-            partySize: input.partySize,
-            spots: input.spots,
-            joinWaitlist: input.joinWaitlist,
-          },
-          actor: input.actor,
-          idempotencyScope: input.idempotencyScope,
-          leaseSeconds: input.leaseSeconds,
-        });
-        await this.registrations.setPendingSaga(m, { registrationId, sagaId });
-        return { registrationId, sagaId };
-      });
-    } catch (error) {
-      if (isDuplicateKey(error, 'uq_registrations_household_active_date')) {
-        throw new DomainError(
-          'ALREADY_REGISTERED',
-          'This household already has an active registration for this event date',
-        );
-      }
-      throw error;
-    }
   }
 
   /**

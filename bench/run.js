@@ -231,7 +231,7 @@ function goals(results) {
       if (c.neverAboveCapacity === false) bad.push('above capacity');
       if (c.waitlistInOrder === false)
         bad.push(
-          `waitlist out of order (${c.waitlistInversions} inversions, ${c.missingQueuedAt} without queued_at)`,
+          `waitlist out of order (${c.waitlistInversions} inversions, ${c.missingQueuedAt} without queued_at or place, ${c.sharedPlaces} shared places)`,
         );
       if (c.confirmedEqualsCapacity === false)
         bad.push(`confirmed ${c.statuses?.confirmed ?? 0} != capacity ${c.capacity}`);

@@ -7,7 +7,8 @@ const HOLDS = new Set(['confirmed', 'checked_in']);
 /**
  * For one date: every public counter (slot, hour, date) against the sum of `spots` of the
  * registrations that hold capacity under it, capacity never exceeded, status counts, and
- * the waitlist of each target in arrival order (ids ascending with queued_at).
+ * the waitlist of each target: queued_at is the arrival (createdAt), and every waitlisted
+ * registration holds a place of its own (queue_place, handed out in commit order).
  */
 async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
   const settled = await settle(dbs, dateId, settleMs);
@@ -27,7 +28,7 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
       )
     : [[]];
   const [regs] = await dbs.priv.query(
-    `SELECT id, event_hour_id, event_slot_id, status, spots, queued_at, created_at
+    `SELECT id, event_hour_id, event_slot_id, status, spots, queued_at, created_at, queue_place
        FROM event_registrations WHERE event_date_id = ? ORDER BY id`,
     [dateId],
   );
@@ -74,13 +75,20 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
   // Arrival order: the queue is ordered by queued_at, then id, and queued_at must be the
   // registration's arrival (its createdAt, which clients see). Ids alone are not arrival order:
   // under concurrency InnoDB can hand an id to a row whose createdAt is later than the next one's.
+  // The queue itself is ordered by queue_place: no two registrations of a target may share one.
   let waitlistInversions = 0;
   let missingQueuedAt = 0;
+  let sharedPlaces = 0;
   for (const list of waitlists.values()) {
+    const places = new Set();
     for (const r of list) {
-      if (r.queued_at === null) missingQueuedAt++;
+      if (r.queued_at === null || r.queue_place === null) missingQueuedAt++;
       else if (new Date(r.queued_at).getTime() !== new Date(r.created_at).getTime())
         waitlistInversions++;
+      if (r.queue_place !== null) {
+        if (places.has(String(r.queue_place))) sharedPlaces++;
+        places.add(String(r.queue_place));
+      }
     }
   }
 
@@ -93,9 +101,10 @@ async function checkDate(dbs, dateId, { settleMs = 30_000 } = {}) {
     reserved: Number(date.reserved),
     countersExact: mismatches.length === 0,
     neverAboveCapacity: overCapacity.length === 0,
-    waitlistInOrder: waitlistInversions === 0 && missingQueuedAt === 0,
+    waitlistInOrder: waitlistInversions === 0 && missingQueuedAt === 0 && sharedPlaces === 0,
     waitlistInversions,
     missingQueuedAt,
+    sharedPlaces,
     pending: statuses.pending ?? 0,
     mismatches: mismatches.slice(0, 20),
     mismatchCount: mismatches.length,
@@ -120,10 +129,10 @@ async function settle(dbs, dateId, limitMs) {
   }
 }
 
-/** The waitlist of one slot in promotion order (queued_at, then id). */
+/** The waitlist of one slot in promotion order (its queue places). */
 async function waitlistOf(dbs, slotId) {
   const [rows] = await dbs.priv.query(
-    "SELECT id, household_id FROM event_registrations WHERE event_slot_id = ? AND status = 'waitlisted' ORDER BY queued_at, id",
+    "SELECT id, household_id FROM event_registrations WHERE event_slot_id = ? AND status = 'waitlisted' ORDER BY queue_place",
     [slotId],
   );
   return rows.map((r) => ({ id: String(r.id), householdId: String(r.household_id) }));

@@ -24,6 +24,8 @@ export interface AppConfig {
   };
   redisUrl?: string;
   sagaGraceSeconds: number;
+  /** most requests one group commit of a date takes at once (registration.batch.ts) */
+  batchMaxSize: number;
   recoveryIntervalMs: number;
   driftCheckIntervalSeconds: number;
   failpoints: string[];
@@ -201,6 +203,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): A
     privatePoolSize: integer(env, 'PRIVATE_DB_POOL_SIZE', 10, 1, 500),
     redisUrl: url(env, 'REDIS_URL'),
     sagaGraceSeconds: integer(env, 'SAGA_GRACE_SECONDS', 30, 1, 3600),
+    batchMaxSize: integer(env, 'BATCH_MAX_SIZE', 200, 1, 1000),
     recoveryIntervalMs: integer(env, 'RECOVERY_INTERVAL_MS', 2000, 0, 3_600_000),
     driftCheckIntervalSeconds: integer(env, 'DRIFT_CHECK_INTERVAL_SECONDS', 0, 0, 86_400),
     failpoints,

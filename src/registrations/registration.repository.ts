@@ -3,10 +3,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { translatePrivateError } from '../database/db-errors';
-import { affectedRows, insertId, Queryable } from '../database/sql';
+import { affectedRows, Queryable } from '../database/sql';
 import { RawRegistration, SELECT_REGISTRATION, toRegistration } from './registration.row';
 import { ACTIVE_STATUSES, Registration, RegistrationStatus } from './registration.types';
-import type { NewRegistration, SagaPlan } from './saga/saga.types';
+import type { SagaPlan } from './saga/saga.types';
 
 /** A registration claimed by a saga: only that saga may finish it (the fence). */
 export interface Claimed {
@@ -118,41 +118,6 @@ export class RegistrationRepository {
 
   // ---- saga writes --------------------------------------------------------------------------
 
-  /** A new registration in status pending, with its members; returns its id. */
-  async insertPending(
-    m: Queryable,
-    input: Pick<
-      NewRegistration,
-      'householdId' | 'eventId' | 'target' | 'partySize' | 'spots' | 'memberIds' | 'actor'
-    >,
-  ): Promise<string> {
-    const inserted = await m.query<unknown>(
-      `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id,
-         event_slot_id, status, party_size, spots, created_by)
-       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-      [
-        input.householdId,
-        input.eventId,
-        input.target.eventDateId,
-        input.target.eventHourId,
-        input.target.eventSlotId,
-        input.partySize,
-        input.spots,
-        input.actor,
-      ],
-    );
-    const registrationId = insertId(inserted);
-    await this.insertMembers(m, registrationId, input.memberIds);
-    return registrationId;
-  }
-
-  async setPendingSaga(m: Queryable, { registrationId, sagaId }: Claimed): Promise<void> {
-    await m.query('UPDATE event_registrations SET pending_saga_id = ? WHERE id = ?', [
-      sagaId,
-      registrationId,
-    ]);
-  }
-
   /** Claims a registration no saga holds, in one of `allowed` (and at `expectedVersion`). */
   async claim(
     m: Queryable,
@@ -188,7 +153,7 @@ export class RegistrationRepository {
     const updated = await m.query<unknown>(
       `UPDATE event_registrations
           SET status = 'confirmed', event_hour_id = ?, event_slot_id = ?, spots = ?, party_size = ?,
-              confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL,
+              confirmed_at = COALESCE(confirmed_at, NOW(6)), queued_at = NULL, queue_place = NULL,
               pending_saga_id = NULL, version = version + 1
         WHERE id = ? AND pending_saga_id = ?`,
       [
@@ -203,13 +168,13 @@ export class RegistrationRepository {
     return affectedRows(updated) === 1;
   }
 
-  /** A pending registration joins the waitlist, queued by its createdAt. */
-  async waitlistPending(m: Queryable, claimed: Claimed): Promise<boolean> {
+  /** A pending registration joins the waitlist at `place` (WaitlistRepository.assignPlaces). */
+  async waitlistPending(m: Queryable, claimed: Claimed, place: number): Promise<boolean> {
     const updated = await m.query<unknown>(
       `UPDATE event_registrations SET status = 'waitlisted', queued_at = created_at,
-              pending_saga_id = NULL, version = version + 1
+              queue_place = ?, pending_saga_id = NULL, version = version + 1
         WHERE id = ? AND pending_saga_id = ?`,
-      [claimed.registrationId, claimed.sagaId],
+      [place, claimed.registrationId, claimed.sagaId],
     );
     return affectedRows(updated) === 1;
   }

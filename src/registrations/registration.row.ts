@@ -23,19 +23,19 @@ export interface RawRegistration {
   waitlist_position: number | string | null;
 }
 
-// A registration row with its members and its 1-based waitlist position (same target, oldest
-// first: queued_at, which is the registration's createdAt, then id). Ids are not used alone
-// because under concurrency an id can be handed out after a later createdAt, and the contract's
-// "oldest first" is what a client sees in createdAt.
+// A registration row with its members and its 1-based waitlist position: how many of its
+// target's waitlisted registrations hold a place up to its own. Places are handed out in
+// commit order under the target's queue row lock (WaitlistRepository.assignPlaces), so they
+// are unique per target and a position told is the position read back until someone ahead
+// leaves.
 export const SELECT_REGISTRATION = `
   SELECT r.*,
     (SELECT GROUP_CONCAT(m.member_id ORDER BY m.member_id) FROM event_registration_members m
       WHERE m.registration_id = r.id) AS member_ids,
     IF(r.status = 'waitlisted',
-      (SELECT COUNT(*) + 1 FROM event_registrations w
+      (SELECT COUNT(*) FROM event_registrations w
         WHERE w.event_date_id = r.event_date_id AND w.event_slot_id <=> r.event_slot_id
-          AND w.status = 'waitlisted'
-          AND (w.queued_at < r.queued_at OR (w.queued_at = r.queued_at AND w.id < r.id))),
+          AND w.status = 'waitlisted' AND w.queue_place <= r.queue_place),
       NULL) AS waitlist_position
   FROM event_registrations r`;
 

@@ -1,19 +1,19 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import { DomainEvents, RegistrationAction } from '../common/domain-events';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { retryWhileBusy } from '../common/retry';
 import { HouseholdRepository } from '../households/household.repository';
 import { MetricsService } from '../metrics/metrics.service';
-import { countersOf, PublicCounterRepository } from '../schedule/public-counter.repository';
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { CounterTarget, ScheduleDate } from '../schedule/schedule.types';
 import { DateSettingsRepository } from './date-settings.repository';
+import { announce } from './registration.events';
 import { RegistrationRepository } from './registration.repository';
-import { registrationChanged } from './registration.events';
-import { changeFull, registrationFull } from './saga/saga.errors';
+import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
+import { changeFull, registrationFull } from './saga/saga.errors';
 import {
   Actor,
   Registration,
@@ -21,7 +21,6 @@ import {
   RegistrationView,
   toView,
 } from './registration.types';
-import { WaitlistRepository } from './waitlist.repository';
 
 export interface RegisterCommand {
   householdId: string;
@@ -36,22 +35,17 @@ export interface ChangeCommand {
   eventSlotId?: number;
 }
 
-/** The actor recorded for what the service does on its own (a promotion another change caused). */
-export const SYSTEM_ACTOR = 'system';
-
 // The registration rules of the contract. SQL lives in the repositories, the two-database
-// choreography in RegistrationSaga; this class decides what is allowed and in which order.
+// choreography in RegistrationSaga, run per event date in batches by RegistrationBatch; this
+// class decides what is allowed and in which order.
 @Injectable()
 export class RegistrationService {
-  private readonly logger = new Logger(RegistrationService.name);
-
   constructor(
     private readonly registrations: RegistrationRepository,
-    private readonly waitlist: WaitlistRepository,
     private readonly settings: DateSettingsRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
-    private readonly counters: PublicCounterRepository,
+    private readonly batch: RegistrationBatch,
     private readonly saga: RegistrationSaga,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
@@ -70,42 +64,32 @@ export class RegistrationService {
     const memberIds = await this.partyOf(command.householdId, command.memberIds);
     const settings = await this.settings.find(date.id);
     const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-
-    const joinWaitlist = command.joinWaitlist ?? true;
-    // Seats freed by a cancel belong to the queue: a newcomer who would queue joins behind it
-    // (and is seated at once by the first-fit promotion below if the queue cannot use the room).
-    // One who declines the waitlist lets the queue go first, then tries for what is left.
-    const queueBehind =
-      settings.waitlistEnabled &&
-      (await this.waitlist.hasWaitlist(target.eventDateId, target.eventSlotId));
-    if (queueBehind && !joinWaitlist) await this.promoteTarget(target, actor.sub);
-    const { registrationId, outcome } = await this.registerThroughSaga({
-      queueBehind,
-      householdId: command.householdId,
-      eventId: date.eventId,
-      target,
-      partySize: memberIds.length,
-      spots,
-      memberIds,
-      joinWaitlist,
-      actor: actor.sub,
-      idempotencyScope: actor.idempotencyScope,
-    });
+    let answer: Awaited<ReturnType<RegistrationBatch['register']>>;
+    try {
+      answer = await this.batch.register(
+        {
+          householdId: command.householdId,
+          eventId: date.eventId,
+          target,
+          partySize: memberIds.length,
+          spots,
+          memberIds,
+          joinWaitlist: command.joinWaitlist ?? true,
+          actor: actor.sub,
+          idempotencyScope: actor.idempotencyScope,
+        },
+        settings,
+      );
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code.toLowerCase() : 'failed';
+      this.metrics.registrationOutcome(code);
+      throw error;
+    }
+    const { registration, outcome } = answer;
     this.metrics.registrationOutcome(outcome === 'full' ? 'capacity_full' : outcome);
-    if (outcome === 'full') {
-      throw registrationFull();
-    }
-    if (outcome === 'waitlisted') {
-      // room may have appeared between our failed take and joining the queue
-      await this.promoteTarget(target, actor.sub).catch((error: unknown) => {
-        this.logger.warn(
-          { eventDateId: target.eventDateId, err: String(error) },
-          'promotion deferred',
-        );
-      });
-    }
-    const registration = await this.mustFind(registrationId);
-    this.announce(
+    if (outcome === 'full') throw registrationFull();
+    announce(
+      this.events,
       registration,
       outcome === 'confirmed'
         ? 'confirmed'
@@ -166,7 +150,7 @@ export class RegistrationService {
           : registration.memberIds;
         const settings = await this.settings.find(registration.eventDateId);
         const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-        const result = await this.saga.change({
+        const result = await this.batch.change({
           registration,
           plan: {
             eventHourId: target.eventHourId,
@@ -180,18 +164,11 @@ export class RegistrationService {
         });
         if (result.kind === 'busy') return result;
         if (result.kind === 'full') throw changeFull();
-        const old: CounterTarget = {
-          eventDateId: registration.eventDateId,
-          eventHourId: registration.eventHourId,
-          eventSlotId: registration.eventSlotId,
-        };
-        await this.afterRelease(
-          old,
-          registration.id,
-          registration.status === 'waitlisted' && old.eventSlotId !== target.eventSlotId,
-        );
+        // the batch has promoted into whatever the change freed; a change is read back (it is
+        // not on the rush's path, and its saga may have moved members, slot and spots at once)
         const updated = await this.mustFind(id);
-        this.announce(
+        announce(
+          this.events,
           updated,
           updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
         );
@@ -218,13 +195,11 @@ export class RegistrationService {
         }
         // a pending registration is still in its register saga
         if (registration.status === 'pending') return { kind: 'busy' };
-        const result = await this.saga.cancel(registration, actor.sub, actor.idempotencyScope);
-        if (result.kind === 'busy') return result;
-        const target: CounterTarget = registration;
-        await this.afterRelease(target, registration.id, registration.status === 'waitlisted');
-        const cancelled = await this.mustFind(id);
-        this.announce(cancelled, 'cancelled');
-        return { kind: 'done', value: toView(cancelled) };
+        const result = await this.batch.cancel(registration, actor.sub, actor.idempotencyScope);
+        if (result === 'busy') return { kind: 'busy' };
+        // the batch promoted into the freed seat before answering: the same operation
+        announce(this.events, result, 'cancelled');
+        return { kind: 'done', value: toView(result) };
       },
       () => this.busy(seen),
     );
@@ -246,83 +221,13 @@ export class RegistrationService {
 
   /**
    * Confirms the oldest waitlisted registrations of a date that fit now (first fit: a party too
-   * large for the room is passed over). The freed target first, then the date's other queues.
+   * large for the room is passed over), as part of the date's next batch.
    */
-  async promoteDate(
-    eventDateId: number,
-    actor: string,
-    first?: CounterTarget,
-    cause?: string,
-  ): Promise<string[]> {
-    const promoted: string[] = [];
-    if (first) promoted.push(...(await this.promoteTarget(first, actor, cause)));
-    // only the queues that exist: a cancel must not walk every slot of the date
-    for (const target of await this.waitlist.targets(eventDateId)) {
-      if (first && target.eventSlotId === first.eventSlotId) continue;
-      promoted.push(...(await this.promoteTarget(target, actor, cause)));
-    }
-    return promoted;
-  }
-
-  async promoteTarget(target: CounterTarget, actor: string, cause?: string): Promise<string[]> {
-    const promoted: string[] = [];
-    for (let round = 0; round < 100; round++) {
-      const rows = await this.counters.read(countersOf(target));
-      let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
-      if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.waitlist.candidates(target.eventDateId, target.eventSlotId, 50);
-      let progressed = false;
-      for (const candidate of candidates) {
-        if (candidate.spots > room) continue;
-        if (await this.saga.promote(candidate.id, candidate.spots, target, actor, cause)) {
-          promoted.push(candidate.id);
-          room -= candidate.spots;
-          progressed = true;
-        }
-        if (room <= 0) break;
-      }
-      if (!progressed) break;
-    }
-    if (promoted.length > 0) this.metrics.waitlistPromotions(promoted.length);
-    for (const id of promoted) {
-      const registration = await this.registrations.findById(id);
-      if (registration) this.announce(registration, 'promoted');
-    }
-    if (promoted.length > 0) await this.announcePositions(target);
-    return promoted;
+  async promoteDate(eventDateId: number, actor: string): Promise<string[]> {
+    return this.batch.promoteDate(eventDateId, actor);
   }
 
   // ---- pieces -------------------------------------------------------------------------------
-
-  private async registerThroughSaga(input: Parameters<RegistrationSaga['register']>[0]) {
-    try {
-      return await this.saga.register(input);
-    } catch (error) {
-      const code = error instanceof DomainError ? error.code.toLowerCase() : 'failed';
-      this.metrics.registrationOutcome(code);
-      throw error;
-    }
-  }
-
-  // The change itself has committed; promotion is best effort here (a failure, e.g. the schedule
-  // going away, is logged) because recovery promotes again after it settles the counters.
-  // The household promoted did not act, and neither did the one that freed the room for it: its
-  // history says the system did it, because of `cause` (the registration that freed the room).
-  private async afterRelease(
-    target: CounterTarget,
-    cause: string,
-    leftWaitlist: boolean,
-  ): Promise<void> {
-    try {
-      const promoted = await this.promoteDate(target.eventDateId, SYSTEM_ACTOR, target, cause);
-      if (leftWaitlist && promoted.length === 0) await this.announcePositions(target);
-    } catch (error) {
-      this.logger.warn(
-        { eventDateId: target.eventDateId, err: String(error) },
-        'promotion after release deferred',
-      );
-    }
-  }
 
   private async visibleDate(eventDateId: number): Promise<ScheduleDate> {
     const date = await this.schedule.findDate(eventDateId);
@@ -386,18 +291,6 @@ export class RegistrationService {
     const registration = await this.registrations.findById(id);
     if (!registration) throw notFound();
     return registration;
-  }
-
-  private announce(r: Registration, action: RegistrationAction): void {
-    const at = new Date();
-    this.events.emit(registrationChanged(r, action, at));
-    this.events.emit({ type: 'availability', eventDateId: r.eventDateId, at });
-  }
-
-  private async announcePositions(target: CounterTarget): Promise<void> {
-    const waiting = await this.waitlist.ofTarget(target.eventDateId, target.eventSlotId);
-    const at = new Date();
-    for (const r of waiting) this.events.emit(registrationChanged(r, 'position_changed', at));
   }
 }
 

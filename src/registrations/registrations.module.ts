@@ -8,7 +8,9 @@ import { RegistrationService } from './registration.service';
 import { RegistrationsController } from './registrations.controller';
 import { DriftController } from './saga/reconciliation/drift.controller';
 import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
+import { BatchStepsRepository } from './saga/batch-steps.repository';
 import { RecoveryService } from './saga/recovery.service';
+import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
 import { SagaOutcomes } from './saga/saga-outcomes';
 import { SagaStepsRepository } from './saga/saga-steps.repository';
@@ -24,7 +26,9 @@ import { SagaStepsRepository } from './saga/saga-steps.repository';
   controllers: [RegistrationsController, DriftController],
   providers: [
     SagaStepsRepository,
+    BatchStepsRepository,
     RegistrationSaga,
+    RegistrationBatch,
     RegistrationService,
     RecoveryService,
     SagaOutcomes,

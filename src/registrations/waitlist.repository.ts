@@ -8,8 +8,9 @@ import type { CounterTarget } from '../schedule/schedule.types';
 import { RawRegistration, SELECT_REGISTRATION, toRegistration } from './registration.row';
 import { Registration } from './registration.types';
 
-// Reads of the waitlist: the waitlisted rows of event_registrations, queued per target (slot, or
-// the date when it has no slots), oldest queued_at first.
+// The waitlist: the waitlisted rows of event_registrations, queued per target (slot, or the date
+// when it has no slots) by their place (queue_place), and the per-target sequence of places
+// (waitlist_queues).
 @Injectable()
 export class WaitlistRepository {
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
@@ -53,7 +54,7 @@ export class WaitlistRepository {
       this.db.query<{ id: string; spots: number }[]>(
         `SELECT id, spots FROM event_registrations
           WHERE event_date_id = ? AND event_slot_id <=> ? AND status = 'waitlisted' AND pending_saga_id IS NULL
-          ORDER BY queued_at, id LIMIT ?`,
+          ORDER BY queue_place LIMIT ?`,
         [eventDateId, eventSlotId, limit],
       ),
     );
@@ -67,10 +68,10 @@ export class WaitlistRepository {
   async ofTarget(eventDateId: number, eventSlotId: number | null): Promise<Registration[]> {
     const rows = await translatePrivateError(() =>
       this.db.query<RawRegistration[]>(
-        `SELECT r.*, NULL AS member_ids, ROW_NUMBER() OVER (ORDER BY r.queued_at, r.id) AS waitlist_position
+        `SELECT r.*, NULL AS member_ids, ROW_NUMBER() OVER (ORDER BY r.queue_place) AS waitlist_position
            FROM event_registrations r
           WHERE r.event_date_id = ? AND r.event_slot_id <=> ? AND r.status = 'waitlisted'
-          ORDER BY r.queued_at, r.id`,
+          ORDER BY r.queue_place`,
         [eventDateId, eventSlotId],
       ),
     );
@@ -82,7 +83,7 @@ export class WaitlistRepository {
     const rows = await translatePrivateError(() =>
       this.db.query<RawRegistration[]>(
         `${SELECT_REGISTRATION} WHERE r.event_date_id = ? AND r.status = 'waitlisted'
-          ORDER BY r.event_slot_id, r.queued_at, r.id`,
+          ORDER BY r.event_slot_id, r.queue_place`,
         [eventDateId],
       ),
     );
@@ -99,6 +100,40 @@ export class WaitlistRepository {
       ),
     );
     return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * Hands out the next `n` waitlist places of a target (its slot, or the date booked as a
+   * whole) and returns the first. The upsert takes the target's queue row lock, held to the
+   * commit of the caller's transaction, so places follow commit order and are never handed out
+   * twice.
+   */
+  async assignPlaces(
+    m: Queryable,
+    eventDateId: number,
+    eventSlotId: number | null,
+    n: number,
+  ): Promise<number> {
+    await m.query(
+      `INSERT INTO waitlist_queues (event_date_id, slot_key, last_place) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE last_place = last_place + VALUES(last_place)`,
+      [eventDateId, eventSlotId ?? 0, n],
+    );
+    const [row] = await m.query<{ last_place: string | number }[]>(
+      'SELECT last_place FROM waitlist_queues WHERE event_date_id = ? AND slot_key = ?',
+      [eventDateId, eventSlotId ?? 0],
+    );
+    return Number(row.last_place) - n + 1;
+  }
+
+  /** How many wait on one target, inside the caller's transaction. */
+  async countOfTarget(m: Queryable, target: CounterTarget): Promise<number> {
+    const [{ n }] = await m.query<{ n: string }[]>(
+      `SELECT COUNT(*) AS n FROM event_registrations
+        WHERE event_date_id = ? AND event_slot_id <=> ? AND status = 'waitlisted'`,
+      [target.eventDateId, target.eventSlotId],
+    );
+    return Number(n);
   }
 
   /** How many wait on the date (every target), inside the caller's transaction. */

@@ -18,6 +18,12 @@ export interface CounterRow extends CounterKey {
   reserved: number;
 }
 
+/** One request of a batch on the public counters: these counters, by this many spots. */
+export interface CounterClaim {
+  keys: CounterKey[];
+  spots: number;
+}
+
 /** The COMMIT of a counter change was sent but its result never came back. */
 export class CounterOutcomeUnknownError extends Error {
   constructor(cause: unknown) {
@@ -92,6 +98,78 @@ export class PublicCounterRepository {
     if (n <= 0 || keys.length === 0) return;
     const { sql, params } = counterUpdate(keys, -n, false);
     await this.autocommit(sql, params);
+  }
+
+  /**
+   * The public step of a batch: one short transaction that locks every counter the claims touch
+   * (FOR UPDATE, in lock order), grants the claims in order while all of a claim's counters have
+   * room (first fit: a claim that does not fit is passed over and does not block the ones after
+   * it), and moves each counter by the sum granted on it. The decision is made under the rows'
+   * locks, and each UPDATE still carries the capacity condition, so the database enforces
+   * capacity even if this arithmetic were wrong. Returns, per claim, whether it was granted.
+   */
+  async allocate(claims: CounterClaim[]): Promise<boolean[]> {
+    if (claims.every((c) => c.spots <= 0 || c.keys.length === 0)) return claims.map(() => true);
+    return this.inTransaction(async (runner) => {
+      const rows = await lockCounters(
+        runner,
+        claims.flatMap((c) => c.keys),
+      );
+      const room = new Map(rows.map((r) => [keyOf(r), r.capacity - r.reserved]));
+      const taken = new Map<string, number>();
+      const granted = claims.map((claim) => {
+        if (claim.spots <= 0 || claim.keys.length === 0) return true;
+        if (claim.keys.some((k) => (room.get(keyOf(k)) ?? -Infinity) < claim.spots)) return false;
+        for (const k of claim.keys) {
+          room.set(keyOf(k), room.get(keyOf(k))! - claim.spots);
+          taken.set(keyOf(k), (taken.get(keyOf(k)) ?? 0) + claim.spots);
+        }
+        return true;
+      });
+      for (const row of rows) {
+        const n = taken.get(keyOf(row)) ?? 0;
+        if (n === 0) continue;
+        const { table, key: column } = TABLE[row.level];
+        const result = (await runner.query(
+          `UPDATE ${table} SET reserved = reserved + ? WHERE ${column} = ? AND reserved + ? <= capacity`,
+          [n, row.id, n],
+        )) as unknown;
+        if (affectedRows(result) !== 1) {
+          throw new Error(`counter ${keyOf(row)} refused ${n} spots under its own lock`);
+        }
+      }
+      return granted;
+    });
+  }
+
+  /** Gives back the sum of several releases, each counter once, in one transaction. */
+  async releaseAll(releases: CounterClaim[]): Promise<void> {
+    const sums = new Map<string, { key: CounterKey; n: number }>();
+    for (const r of releases) {
+      if (r.spots <= 0) continue;
+      for (const k of r.keys) {
+        const entry = sums.get(keyOf(k)) ?? { key: k, n: 0 };
+        entry.n += r.spots;
+        sums.set(keyOf(k), entry);
+      }
+    }
+    if (sums.size === 0) return;
+    const ordered = sortCounters([...sums.values()].map((e) => e.key));
+    if (ordered.length <= 3 && new Set(ordered.map((k) => k.level)).size === ordered.length) {
+      // one slot, hour and date (the common case): the single joined UPDATE, in autocommit
+      const n = ordered.map((k) => sums.get(keyOf(k))!.n);
+      if (n.every((x) => x === n[0])) return this.releaseKeys(ordered, n[0]);
+    }
+    await this.inTransaction(async (runner) => {
+      for (const key of ordered) {
+        const { table, key: column } = TABLE[key.level];
+        await runner.query(`UPDATE ${table} SET reserved = reserved - ? WHERE ${column} = ?`, [
+          sums.get(keyOf(key))!.n,
+          key.id,
+        ]);
+      }
+      return true;
+    });
   }
 
   /** Every counter of a date (inactive slots and hours too: a registration may still sit there). */
@@ -238,6 +316,32 @@ export class PublicCounterRepository {
 }
 
 const ALIAS: Record<CounterLevel, string> = { slot: 's', hour: 'h', date: 'd' };
+
+const keyOf = (k: CounterKey): string => `${k.level}:${k.id}`;
+
+// Locks the counters, one SELECT ... FOR UPDATE per table, in the lock order slot, hour, date.
+async function lockCounters(runner: QueryRunner, keys: CounterKey[]): Promise<CounterRow[]> {
+  const rows: CounterRow[] = [];
+  const sorted = sortCounters(keys);
+  for (const level of ['slot', 'hour', 'date'] as const) {
+    const ids = sorted.filter((k) => k.level === level).map((k) => k.id);
+    if (ids.length === 0) continue;
+    const { table, key: column } = TABLE[level];
+    const found = (await runner.query(
+      `SELECT ${column} AS id, capacity, reserved FROM ${table} WHERE ${column} IN (?) ORDER BY ${column} FOR UPDATE`,
+      [ids],
+    )) as { id: number; capacity: number; reserved: number }[];
+    for (const r of found) {
+      rows.push({
+        level,
+        id: Number(r.id),
+        capacity: Number(r.capacity),
+        reserved: Number(r.reserved),
+      });
+    }
+  }
+  return rows;
+}
 
 /**
  * One UPDATE over the counters, joined in lock order:

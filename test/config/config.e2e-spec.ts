@@ -120,6 +120,7 @@ describe('configuration (loadConfig)', () => {
     ['PUBLIC_DB_POOL_SIZE zero', { PUBLIC_DB_POOL_SIZE: '0' }, 'PUBLIC_DB_POOL_SIZE'],
     ['PRIVATE_DB_POOL_SIZE too large', { PRIVATE_DB_POOL_SIZE: '100000' }, 'PRIVATE_DB_POOL_SIZE'],
     ['SAGA_GRACE_SECONDS a fraction', { SAGA_GRACE_SECONDS: '1.5' }, 'SAGA_GRACE_SECONDS'],
+    ['BATCH_MAX_SIZE zero', { BATCH_MAX_SIZE: '0' }, 'BATCH_MAX_SIZE'],
     [
       'RECOVERY_INTERVAL_MS not a number',
       { RECOVERY_INTERVAL_MS: 'often' },

@@ -9,7 +9,11 @@ import { MetricsModule } from '../../src/metrics/metrics.module';
 import { RegistrationRepository } from '../../src/registrations/registration.repository';
 import { RegistrationsModule } from '../../src/registrations/registrations.module';
 import { RecoveryService } from '../../src/registrations/saga/recovery.service';
-import { RegisterInput, RegistrationSaga } from '../../src/registrations/saga/registration.saga';
+import { DateSettingsRepository } from '../../src/registrations/date-settings.repository';
+import { BatchStepsRepository } from '../../src/registrations/saga/batch-steps.repository';
+import { RegistrationBatch } from '../../src/registrations/saga/registration.batch';
+import { RegistrationSaga } from '../../src/registrations/saga/registration.saga';
+import type { NewRegistration } from '../../src/registrations/saga/saga.types';
 import { SagaRepository } from '../../src/registrations/saga/saga.repository';
 import { SagaStepsRepository } from '../../src/registrations/saga/saga-steps.repository';
 import { countersOf, PublicCounterRepository } from '../../src/schedule/public-counter.repository';
@@ -22,10 +26,13 @@ import { counters, createSlotDate, seedDimTimes, SlotDate } from '../support/sch
 // databases (no HTTP, no mocks): one short test per branch and per crash point. A crash is
 // simulated by running the steps up to the point, then expiring the saga's lease, as a
 // process that died there would leave it.
-describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
+describe('RegistrationSaga and RegistrationBatch (medium: real repositories, real MariaDB)', () => {
   let dbs: TestDatabases;
   let moduleRef: TestingModule;
   let sut: RegistrationSaga;
+  let batch: RegistrationBatch;
+  let batchSteps: BatchStepsRepository;
+  let settings: DateSettingsRepository;
   let steps: SagaStepsRepository;
   let sagas: SagaRepository;
   let registrations: RegistrationRepository;
@@ -50,6 +57,9 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
       .useValue(config)
       .compile();
     sut = moduleRef.get(RegistrationSaga);
+    batch = moduleRef.get(RegistrationBatch);
+    batchSteps = moduleRef.get(BatchStepsRepository);
+    settings = moduleRef.get(DateSettingsRepository);
     steps = moduleRef.get(SagaStepsRepository);
     sagas = moduleRef.get(SagaRepository);
     registrations = moduleRef.get(RegistrationRepository);
@@ -64,8 +74,8 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   async function newRegistration(
     s: SlotDate,
-    overrides: Partial<RegisterInput> = {},
-  ): Promise<RegisterInput> {
+    overrides: Partial<NewRegistration> = {},
+  ): Promise<NewRegistration> {
     const h = await createHousehold(dbs.privateSql);
     return {
       householdId: h.id,
@@ -76,9 +86,24 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
       memberIds: h.memberIds,
       joinWaitlist: true,
       actor: h.sub,
-      queueBehind: false,
       ...overrides,
     };
+  }
+
+  // a registration through the date's batch (alone in it here), as the service sends one
+  async function register(input: NewRegistration) {
+    const { registration, outcome } = await batch.register(
+      input,
+      await settings.find(input.target.eventDateId),
+    );
+    return { registrationId: registration.id, outcome };
+  }
+
+  // step 1 of a register batch alone: the intent a crash right after it leaves
+  async function beginRegister(input: NewRegistration): Promise<string> {
+    const [intent] = await batchSteps.beginRegisters([input], 30);
+    if (!('registrationId' in intent)) throw intent;
+    return intent.registrationId;
   }
 
   const slotReserved = async (s: SlotDate) =>
@@ -103,7 +128,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('register with room: confirmed, the seat counted once, the saga done', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const result = await sut.register(await newRegistration(s));
+    const result = await register(await newRegistration(s));
     expect(result.outcome).toBe('confirmed');
     expect((await registrations.findById(result.registrationId))?.status).toBe('confirmed');
     expect(await slotReserved(s)).toBe(1);
@@ -112,8 +137,8 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('register with no room, waitlist allowed: waitlisted, no counter moved', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    await sut.register(await newRegistration(s));
-    const result = await sut.register(await newRegistration(s));
+    await register(await newRegistration(s));
+    const result = await register(await newRegistration(s));
     expect(result.outcome).toBe('waitlisted');
     const r = await registrations.findById(result.registrationId);
     expect(r?.status).toBe('waitlisted');
@@ -123,8 +148,8 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('register with no room, waitlist declined: full, the registration removed', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    await sut.register(await newRegistration(s));
-    const result = await sut.register(await newRegistration(s, { joinWaitlist: false }));
+    await register(await newRegistration(s));
+    const result = await register(await newRegistration(s, { joinWaitlist: false }));
     expect(result.outcome).toBe('full');
     expect(await registrations.findById(result.registrationId)).toBeUndefined();
     expect(await sagaOf(result.registrationId)).toEqual([
@@ -136,7 +161,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
     const input = await newRegistration(s);
     moduleRef.get(Failpoints).configure(['take.after-counters:error']);
-    await expect(sut.register(input)).rejects.toBeInstanceOf(FailpointError);
+    await expect(register(input)).rejects.toBeInstanceOf(FailpointError);
     expect(await slotReserved(s)).toBe(0);
     const [rows] = await dbs.privateSql.query<any[]>(
       'SELECT id FROM event_registrations WHERE household_id = ?',
@@ -147,7 +172,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('cancel of a confirmed registration: cancelled, the seat given back, the saga done', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const { registrationId } = await sut.register(await newRegistration(s));
+    const { registrationId } = await register(await newRegistration(s));
     const registration = await registrations.findById(registrationId);
     const outcome = await sut.cancel(registration!, 'tester');
     expect(outcome).toEqual({ kind: 'cancelled' });
@@ -158,7 +183,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('cancel of a registration another saga holds: busy, nothing written', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const { registrationId } = await sut.register(await newRegistration(s));
+    const { registrationId } = await register(await newRegistration(s));
     const stale = await registrations.findById(registrationId);
     // a change in between bumps the version the cancel was read at
     await dbs.privateSql.query(
@@ -173,7 +198,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
   it('crash after step 1 (intent written, nothing taken): recovery takes and confirms', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
     const input = await newRegistration(s);
-    const { registrationId } = await steps.beginRegister({ ...input, leaseSeconds: 30 });
+    const registrationId = await beginRegister(input);
     await dieNow();
     const outcomes = await recovery.tick();
     expect([...outcomes.values()]).toEqual(['confirmed']);
@@ -184,7 +209,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
   it('crash after the public take, before confirm: recovery counts the seat once', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 2 });
     const input = await newRegistration(s);
-    const { registrationId } = await steps.beginRegister({ ...input, leaseSeconds: 30 });
+    const registrationId = await beginRegister(input);
     expect(await publicCounters.takeKeys(countersOf(input.target), 1)).toBe(true);
     await dieNow();
     await recovery.tick();
@@ -194,7 +219,7 @@ describe('RegistrationSaga (medium: real repositories, real MariaDB)', () => {
 
   it('crash after a cancel committed, before the release: recovery gives the seat back', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const { registrationId } = await sut.register(await newRegistration(s));
+    const { registrationId } = await register(await newRegistration(s));
     const registration = await registrations.findById(registrationId);
     const claim = await steps.beginCancel(registration!, 'tester', undefined, 30);
     expect(claim.kind).toBe('claimed');

@@ -59,5 +59,18 @@ export async function perform(
       return (await staff(ctx.http).promote(date.dateId)).status;
     case 'replay':
       return null;
+    case 'burst': {
+      // sent at once, as the date's group commit batches them; the highest status answers
+      const statuses = await Promise.all(
+        action.ops.map(async (o) => {
+          const who = households[o.h % households.length];
+          const mine = active(before, who);
+          const calls = participant(ctx.http, who);
+          if (o.cancel && mine) return (await calls.cancel(mine.id)).status;
+          return (await calls.register(registrationBody(date.targetOf(o.slot)))).status;
+        }),
+      );
+      return Math.max(...statuses);
+    }
   }
 }

@@ -343,6 +343,72 @@ describe('registration invariants under random sequences (property-based)', () =
           promotionsRan = true;
           break;
         }
+        case 'burst': {
+          // sent at once; the model cannot say who wins a seat, so the answers are held to what
+          // each request may get, and the invariants below to the rest
+          const cancelling = new Set(
+            action.ops.filter((o) => o.cancel && activeOf(before, households[o.h])).map((o) => o.h),
+          );
+          const registering = new Map<number, number>();
+          for (const o of action.ops)
+            if (!cancelling.has(o.h) || !o.cancel)
+              registering.set(o.h, (registering.get(o.h) ?? 0) + 1);
+          const answers = await Promise.all(
+            action.ops.map(async (o) => {
+              const h = households[o.h];
+              const mine = activeOf(before, h);
+              if (o.cancel && mine) {
+                const res = await send(
+                  'delete',
+                  `/api/v1/registrations/${mine.id}`,
+                  h.sub,
+                  undefined,
+                  true,
+                );
+                return { o, res, cancel: true };
+              }
+              const target = targetOf(o.slot);
+              const body = {
+                eventDateId: dateId,
+                ...(target.eventSlotId === null ? {} : { eventSlotId: target.eventSlotId }),
+              };
+              return {
+                o,
+                res: await send('post', '/api/v1/registrations', h.sub, body, true),
+                cancel: false,
+              };
+            }),
+          );
+          for (const { o, res, cancel } of answers) {
+            const h = households[o.h];
+            if (cancel) {
+              expectThat(
+                res.status === 200 && res.body.status === 'cancelled',
+                `burst cancel: ${res.status} ${res.body.code}`,
+              );
+              continue;
+            }
+            // a household already registered (and not cancelling in the burst), or registering
+            // twice in it, may be refused as ALREADY_REGISTERED; anyone else is seated or queued
+            const mayBeRefused =
+              (activeOf(before, h) !== undefined && !cancelling.has(o.h)) ||
+              cancelling.has(o.h) ||
+              (registering.get(o.h) ?? 0) > 1;
+            const seatedOrQueued =
+              res.status === 201 &&
+              ['confirmed', 'waitlisted'].includes(res.body.status as string) &&
+              res.body.householdId === h.id;
+            const refused = res.status === 409 && res.body.code === 'ALREADY_REGISTERED';
+            expectThat(
+              seatedOrQueued || (mayBeRefused && refused),
+              `burst register of household ${o.h}: ${res.status} ${res.body.status ?? res.body.code}`,
+            );
+            if (activeOf(before, h) !== undefined && !cancelling.has(o.h))
+              expectThat(refused, `(c) burst second registration: ${res.status} ${res.body.code}`);
+          }
+          promotionsRan = true;
+          break;
+        }
         case 'replay': {
           if (keyed.length === 0) continue;
           const k = keyed[action.pick % keyed.length];

@@ -33,7 +33,8 @@ export type Action =
   | { kind: 'party'; h: number; members: number; keyed: boolean }
   | { kind: 'capacity'; level: Level; index: number; delta: number }
   | { kind: 'promote' }
-  | { kind: 'replay'; pick: number };
+  | { kind: 'replay'; pick: number }
+  | { kind: 'burst'; ops: { h: number; slot: number; cancel: boolean }[] };
 
 /** What participants, the schedule's owner and staff do to a date, on `households` households. */
 export function actionArb(households: number): fc.Arbitrary<Action> {
@@ -87,6 +88,17 @@ export function actionArb(households: number): fc.Arbitrary<Action> {
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'promote' as const }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('replay' as const), pick: fc.nat() }) },
+    {
+      // several households at once: the date's group commit takes them as one batch
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('burst' as const),
+        ops: fc.array(fc.record({ h: household, slot: fc.nat(2), cancel: fc.boolean() }), {
+          minLength: 2,
+          maxLength: 6,
+        }),
+      }),
+    },
   );
 }
 

@@ -23,6 +23,8 @@ export interface RegRow extends Target {
   pendingSagaId: string | null;
   version: number;
   queuedAt: string | null;
+  /** place in its target's waitlist (commit order); null unless waitlisted */
+  queuePlace: number | null;
   memberIds: string[];
 }
 
@@ -56,6 +58,7 @@ export async function readState(dbs: TestDatabases, dateId: number): Promise<Dat
   const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
     `SELECT r.id, r.household_id, r.event_date_id, r.event_hour_id, r.event_slot_id, r.status, r.spots,
             r.party_size, r.pending_saga_id, r.version, DATE_FORMAT(r.queued_at, '%Y-%m-%d %H:%i:%s.%f') AS queued_at,
+            r.queue_place,
             (SELECT GROUP_CONCAT(m.member_id ORDER BY m.member_id) FROM event_registration_members m
               WHERE m.registration_id = r.id) AS member_ids
        FROM event_registrations r WHERE r.event_date_id = ? ORDER BY r.id`,
@@ -73,6 +76,7 @@ export async function readState(dbs: TestDatabases, dateId: number): Promise<Dat
     pendingSagaId: r.pending_saga_id === null ? null : String(r.pending_saga_id),
     version: Number(r.version),
     queuedAt: r.queued_at === null ? null : String(r.queued_at),
+    queuePlace: r.queue_place === null ? null : Number(r.queue_place),
     memberIds: r.member_ids ? String(r.member_ids).split(',') : [],
   }));
   return { regs, counters: await readCounters(dbs.publicSql, dateId) };
@@ -175,12 +179,24 @@ export function oneActivePerHousehold(state: DateState): string[] {
 }
 
 /**
- * The order of a queue: when the registration was created (queued_at), then id. Under
- * concurrency the two can disagree (NOW(6) is read when the INSERT starts, the id is handed out
- * later), and the service orders by creation time, as the API's createdAt shows.
+ * The order of a queue: the place each registration was given, in commit order, by the
+ * transaction that waitlisted it (issue 12: an order decided by a timestamp that concurrent
+ * transactions commit out of order told two households the same position).
  */
 export function queueOrder(a: RegRow, b: RegRow): number {
-  return (a.queuedAt ?? '').localeCompare(b.queuedAt ?? '') || Number(BigInt(a.id) - BigInt(b.id));
+  return (a.queuePlace ?? Infinity) - (b.queuePlace ?? Infinity);
+}
+
+/** Two waitlisted registrations of one target never share a place, and none lacks one. */
+export function placesUnique(state: DateState): string[] {
+  const problems: string[] = [];
+  for (const [target, list] of waitlists(state)) {
+    const places = list.map((r) => r.queuePlace);
+    if (places.some((p) => p === null)) problems.push(`waitlist ${target}: a place is missing`);
+    if (new Set(places).size !== places.length)
+      problems.push(`waitlist ${target}: places ${JSON.stringify(places)} repeat`);
+  }
+  return problems;
 }
 
 /** Waitlisted registrations grouped by target, oldest first. */
@@ -194,7 +210,7 @@ export function waitlists(state: DateState): Map<string, RegRow[]> {
 }
 
 /**
- * (d) the positions the API shows: 1..n per target with no gaps, in creation order.
+ * (d) the positions the API shows: 1..n per target with no gaps, in queue (place) order.
  * `positions` maps registration id to the waitlistPosition its owner sees.
  */
 export function positionsInOrder(

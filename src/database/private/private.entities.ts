@@ -117,7 +117,7 @@ export class EventDateSettingsEntity {
 
 @Entity({ name: 'event_registrations' })
 @Index('uq_registrations_household_active_date', ['householdId', 'activeDateId'], { unique: true })
-@Index('ix_registrations_queue', ['eventDateId', 'eventSlotId', 'status', 'queuedAt', 'id'])
+@Index('ix_registrations_queue', ['eventDateId', 'eventSlotId', 'status', 'queuePlace'])
 @Index('ix_registrations_household', ['householdId', 'createdAt'])
 @Index('ix_registrations_slot', ['eventSlotId', 'status'])
 export class EventRegistrationEntity {
@@ -148,9 +148,14 @@ export class EventRegistrationEntity {
   @Column({ type: 'int' })
   spots!: number;
 
-  // The waitlist is ordered by this instant (the registration's createdAt), then id.
+  // When it joined the waitlist (its createdAt); kept for history and stats.
   @Column({ name: 'queued_at', type: 'datetime', precision: 6, nullable: true })
   queuedAt!: Date | null;
+
+  // Its place in the waitlist of its target, handed out in commit order (waitlist_queues);
+  // the queue, positions and promotion are ordered by it. NULL unless waitlisted.
+  @Column({ name: 'queue_place', type: 'bigint', nullable: true })
+  queuePlace!: string | null;
 
   // The saga that currently owns this registration; NULL when none is in flight.
   @Column({ name: 'pending_saga_id', type: 'bigint', nullable: true })
@@ -374,6 +379,20 @@ export class NotificationOutboxEntity {
   createdAt!: Date;
 }
 
+// The last waitlist place handed out per target (slot_key: the slot, 0 for a whole date),
+// taken under this row's lock by the transaction that waitlists registrations.
+@Entity({ name: 'waitlist_queues' })
+export class WaitlistQueueEntity {
+  @PrimaryColumn({ name: 'event_date_id', type: 'int', unsigned: true })
+  eventDateId!: number;
+
+  @PrimaryColumn({ name: 'slot_key', type: 'int', unsigned: true })
+  slotKey!: number;
+
+  @Column({ name: 'last_place', type: 'bigint', default: 0 })
+  lastPlace!: string;
+}
+
 export const PRIVATE_ENTITIES = [
   HouseholdEntity,
   AccountEntity,
@@ -386,4 +405,5 @@ export const PRIVATE_ENTITIES = [
   RegistrationSagaEntity,
   IdempotencyKeyEntity,
   NotificationOutboxEntity,
+  WaitlistQueueEntity,
 ];

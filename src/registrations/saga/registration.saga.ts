@@ -11,7 +11,6 @@ import {
   countersOnlyIn,
   PublicCounterRepository,
 } from '../../schedule/public-counter.repository';
-import type { CounterTarget } from '../../schedule/schedule.types';
 import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
 import { Registration, RegistrationStatus } from '../registration.types';
@@ -23,7 +22,6 @@ import {
   CancelOutcome,
   ChangeOutcome,
   HistoryEntry,
-  NewRegistration,
   OutboxMessage,
   SagaPlan,
   SagaRow,
@@ -56,6 +54,18 @@ import {
  * The client of an interrupted request gets the finished outcome by retrying with the same
  * Idempotency-Key (the key row points at the saga; saga-outcomes.ts rebuilds the answer).
  *
+ * Batches (registration.batch.ts): new registrations, cancels and promotions of one event date
+ * run these same steps for many registrations at once, one transaction per step for the whole
+ * batch, and every registration keeps its own saga row and its own fence. So 1-3 hold for each
+ * row of a batch exactly as for one request: a batch's public step takes the SUM of the seats
+ * granted (under the counters' row locks) only after every intent has committed, and settles
+ * no row before that commit; a batch's cancels commit in private before the sum is given back.
+ * A process dying between two steps of a batch leaves each of its rows in one of the states
+ * above (all `taking` after the intents or the public step, all `releasing` after the cancels'
+ * commit, all finished after the settle), and recovery treats them one by one as listed. The
+ * steps that stay one request at a time are the ones in this file: change (also inside a
+ * batch, in turn) and resume (recovery).
+ *
  * This folder holds the whole saga: this file (the steps and their compensations, in order),
  * saga-steps.repository.ts (the private half of each step: one transaction over the table
  * repositories), saga.repository.ts (registration_sagas), recovery.service.ts and
@@ -63,11 +73,6 @@ import {
  */
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
-
-export interface RegisterInput extends NewRegistration {
-  /** others wait on this target: the newcomer queues behind them instead of taking a seat */
-  queueBehind: boolean;
-}
 
 export interface ChangeInput {
   registration: Registration;
@@ -106,86 +111,8 @@ export class RegistrationSaga {
     return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
-  // ---- register: intent -> take -> confirm | waitlist | fail --------------------------------
-
-  async register(input: RegisterInput): Promise<{ registrationId: string; outcome: TakeOutcome }> {
-    const { registrationId, sagaId } = await this.steps.beginRegister({
-      ...input,
-      leaseSeconds: this.leaseSeconds,
-    });
-    const saga = await this.mustFindSaga(sagaId);
-    try {
-      this.failpoints.hit('register.after-intent');
-    } catch (error) {
-      // an error (not a crash) before the take: nothing was taken, so undo step 1 as take() does
-      await this.abandon(saga, error);
-      throw error;
-    }
-    if (input.queueBehind && input.joinWaitlist) {
-      // a seat freed a moment ago belongs to the queue: join it (the caller then promotes first fit)
-      const queued = await this.steps.completeNoRoom(
-        saga,
-        await this.settings.find(saga.eventDateId),
-      );
-      if (queued.kind === 'lost') throw new SagaTakenOverError();
-      return { registrationId, outcome: queued.kind };
-    }
-    const outcome = await this.take(
-      saga,
-      'pending',
-      { action: 'confirmed', toStatus: 'confirmed' },
-      { kind: 'confirmed' },
-    );
-    return { registrationId, outcome };
-  }
-
-  // ---- promote a waitlisted registration: claim -> take -> confirm | stay waitlisted --------
-
-  async promote(
-    registrationId: string,
-    spots: number,
-    target: CounterTarget,
-    actor: string,
-    cause?: string,
-  ): Promise<boolean> {
-    // the cause travels in the plan, so a promotion recovery finishes records it too
-    const plan: SagaPlan = {
-      eventHourId: target.eventHourId,
-      eventSlotId: target.eventSlotId,
-      partySize: 0,
-      spots,
-      ...(cause === undefined ? {} : { cause }),
-    };
-    const current = await this.registrations.findById(registrationId);
-    if (!current || current.status !== 'waitlisted') return false;
-    plan.partySize = current.partySize;
-    const claim = await this.steps.beginOnExisting({
-      registrationId,
-      expectedVersion: current.version,
-      allowed: ['waitlisted'],
-      kind: 'promote',
-      eventDateId: target.eventDateId,
-      take: { ...target, spots },
-      release: null,
-      plan,
-      actor,
-      leaseSeconds: this.leaseSeconds,
-    });
-    if (claim.kind === 'busy') return false;
-    const saga = await this.mustFindSaga(claim.sagaId);
-    try {
-      const outcome = await this.take(
-        saga,
-        'waitlisted',
-        { action: 'promoted', toStatus: 'confirmed' },
-        { kind: 'promoted' },
-      );
-      return outcome === 'confirmed';
-    } catch (error) {
-      if (error instanceof SagaTakenOverError) return false;
-      throw error;
-    }
-  }
+  // New registrations and promotions run as batches (registration.batch.ts), through the
+  // same steps for many rows at once; what stays here runs one request at a time.
 
   // ---- change party and/or slot ------------------------------------------------------------
 

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '../../common/domain-error';
 import { PRIVATE_DB } from '../../database/database.constants';
-import { isDuplicateKey } from '../../database/db-errors';
 import { privateTransaction, Queryable } from '../../database/sql';
 import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
 import { NotificationOutboxRepository } from '../../notifications/notification-outbox.repository';
@@ -20,7 +18,6 @@ import {
   Lost,
   NoRoom,
   Leg,
-  NewRegistration,
   NewSaga,
   OutboxMessage,
   SagaPlan,
@@ -53,45 +50,6 @@ export class SagaStepsRepository {
       if (error instanceof ClaimLost) return otherwise;
       throw error;
     });
-  }
-
-  /** Step 1 of a registration: the pending row, its members and the saga, in one transaction. */
-  async beginRegister(
-    input: NewRegistration & { leaseSeconds: number },
-  ): Promise<{ registrationId: string; sagaId: string }> {
-    try {
-      return await privateTransaction(this.db, async (m) => {
-        const registrationId = await this.registrations.insertPending(m, input);
-        const sagaId = await this.insertSaga(m, {
-          registrationId,
-          eventDateId: input.target.eventDateId,
-          kind: 'register',
-          state: 'taking',
-          take: { ...input.target, spots: input.spots },
-          release: null,
-          plan: {
-            eventHourId: input.target.eventHourId,
-            eventSlotId: input.target.eventSlotId,
-            partySize: input.partySize,
-            spots: input.spots,
-            joinWaitlist: input.joinWaitlist,
-          },
-          actor: input.actor,
-          idempotencyScope: input.idempotencyScope,
-          leaseSeconds: input.leaseSeconds,
-        });
-        await this.registrations.setPendingSaga(m, { registrationId, sagaId });
-        return { registrationId, sagaId };
-      });
-    } catch (error) {
-      if (isDuplicateKey(error, 'uq_registrations_household_active_date')) {
-        throw new DomainError(
-          'ALREADY_REGISTERED',
-          'This household already has an active registration for this event date',
-        );
-      }
-      throw error;
-    }
   }
 
   /**
@@ -145,7 +103,13 @@ export class SagaStepsRepository {
         const mayWait =
           saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
         if (mayWait) {
-          if (!(await this.registrations.waitlistPending(m, claimed))) throw new ClaimLost();
+          const place = await this.waitlist.assignPlaces(
+            m,
+            saga.eventDateId,
+            saga.plan.eventSlotId,
+            1,
+          );
+          if (!(await this.registrations.waitlistPending(m, claimed, place))) throw new ClaimLost();
           await this.sagas.setState(m, saga.id, 'done', 'waitlisted');
           await this.history.record(
             m,

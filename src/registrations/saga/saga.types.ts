@@ -1,6 +1,9 @@
 import type { CounterTarget } from '../../schedule/schedule.types';
 import type { RegistrationStatus } from '../registration.types';
 
+/** The actor recorded for what the service does on its own (a promotion another change caused). */
+export const SYSTEM_ACTOR = 'system';
+
 export type SagaKind = 'register' | 'promote' | 'change' | 'cancel';
 export type SagaState = 'taking' | 'releasing' | 'done' | 'failed';
 

@@ -1,0 +1,676 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '../../common/domain-error';
+import { DomainEvents } from '../../common/domain-events';
+import { Failpoints } from '../../common/failpoints';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { isConnectionError, scheduleUnavailable } from '../../database/db-errors';
+import { MetricsService } from '../../metrics/metrics.service';
+import {
+  CounterClaim,
+  CounterOutcomeUnknownError,
+  countersOf,
+  PublicCounterRepository,
+} from '../../schedule/public-counter.repository';
+import type { CounterTarget } from '../../schedule/schedule.types';
+import { announce, announcePositions } from '../registration.events';
+import { RegistrationRepository } from '../registration.repository';
+import type { DateSettings, Registration } from '../registration.types';
+import { WaitlistRepository } from '../waitlist.repository';
+import { GroupCommitQueue, Settled } from './group-commit.queue';
+import {
+  CancelIntent,
+  Intent,
+  PromotionClaim,
+  BatchStepsRepository,
+  Settlement,
+} from './batch-steps.repository';
+import { ChangeInput, RegistrationSaga } from './registration.saga';
+import { SagaTakenOverError } from './saga.errors';
+import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
+
+/*
+ * Group commit per event date: the registration saga run once for a whole batch.
+ *
+ *   requests for date D ──► GroupCommitQueue(D) ──► one batch at a time per date and instance
+ *
+ *   batch = [cancels] [changes] [registers] [promotions], in that order:
+ *     cancels    private tx: all cancelled + saga rows (releasing) ─► public: give back the sum
+ *                ─► sagas done
+ *     changes    the one-request saga (registration.saga.ts), one after the other
+ *     promotions whatever the releases freed goes to the queues first (first fit by place)
+ *     registers  private tx: all intents (pending rows + saga rows, `taking`)
+ *                ─► public tx: lock slot/hour/date rows FOR UPDATE, grant in arrival order,
+ *                   first fit, reserved += sum                      (capacity: the database's)
+ *                ─► private tx: confirmed | waitlisted (place + position) | removed (full),
+ *                   history, outbox; fenced per registration on its own saga
+ *                ─► promotions for queues that grew (room may have appeared meanwhile)
+ *
+ * Every registration keeps its own saga row, so the invariants of registration.saga.ts hold
+ * for each one exactly as if it had run alone; a batch only shares statements. Nothing in
+ * memory guards capacity, order or idempotency: another instance batching the same date runs
+ * its batches concurrently and the database's row locks (counters, queue rows, fencing on
+ * pending_saga_id) keep both correct.
+ *
+ * If the process dies between two steps of a batch (same as for one request, for each row):
+ *  - before the intents commit: nothing happened; no request was answered.
+ *  - after the intents, before or after the public commit: every saga is `taking`; recovery
+ *    resets the date's counters to the private truth (pending rows hold nothing) and takes
+ *    again for each, oldest first (confirm, waitlist or fail).
+ *  - after the settle: all finished; answers may not have been sent: a retry with the same
+ *    Idempotency-Key gets its own saga's outcome.
+ *  - cancels after their private commit: sagas `releasing`; recovery resets the counters.
+ *  - promotions after their claim: sagas `taking`, as for registrations.
+ * An error (not a crash) is compensated at once for the whole batch, as for one request: seats
+ * taken are given back and step 1 undone; an ambiguous public COMMIT is left to recovery.
+ */
+
+export type BatchOutcome = 'confirmed' | 'waitlisted' | 'full';
+
+type Op =
+  | { kind: 'register'; input: NewRegistration; settings: DateSettings }
+  | { kind: 'cancel'; registration: Registration; actor: string; idempotencyScope?: string }
+  | { kind: 'change'; input: ChangeInput }
+  | { kind: 'promote'; actor: string };
+
+type Answer =
+  | { registration: Registration; outcome: BatchOutcome }
+  | Registration
+  | 'busy'
+  | ChangeOutcome
+  | string[];
+
+const targetKey = (t: CounterTarget): string => `${t.eventDateId}/${t.eventSlotId ?? '-'}`;
+
+@Injectable()
+export class RegistrationBatch {
+  private readonly logger = new Logger(RegistrationBatch.name);
+  private readonly queue: GroupCommitQueue<Op, Answer>;
+  private readonly leaseSeconds: number;
+
+  constructor(
+    private readonly batches: BatchStepsRepository,
+    private readonly registrations: RegistrationRepository,
+    private readonly waitlist: WaitlistRepository,
+    private readonly counters: PublicCounterRepository,
+    private readonly saga: RegistrationSaga,
+    private readonly failpoints: Failpoints,
+    private readonly metrics: MetricsService,
+    private readonly events: DomainEvents,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.leaseSeconds = config.sagaGraceSeconds;
+    this.queue = new GroupCommitQueue(
+      (key, ops) => this.run(Number(key), ops),
+      config.batchMaxSize,
+    );
+  }
+
+  // ---- what requests call -------------------------------------------------------------------
+
+  async register(
+    input: NewRegistration,
+    settings: DateSettings,
+  ): Promise<{ registration: Registration; outcome: BatchOutcome }> {
+    return (await this.queue.run(String(input.target.eventDateId), {
+      kind: 'register',
+      input,
+      settings,
+    })) as { registration: Registration; outcome: BatchOutcome };
+  }
+
+  /** The cancelled registration, or 'busy' when it changed since the caller read it. */
+  async cancel(
+    registration: Registration,
+    actor: string,
+    idempotencyScope?: string,
+  ): Promise<Registration | 'busy'> {
+    return (await this.queue.run(String(registration.eventDateId), {
+      kind: 'cancel',
+      registration,
+      actor,
+      idempotencyScope,
+    })) as Registration | 'busy';
+  }
+
+  async change(input: ChangeInput): Promise<ChangeOutcome> {
+    return (await this.queue.run(String(input.registration.eventDateId), {
+      kind: 'change',
+      input,
+    })) as ChangeOutcome;
+  }
+
+  /** Confirms the oldest waitlisted registrations of a date that fit now; their ids. */
+  async promoteDate(eventDateId: number, actor: string): Promise<string[]> {
+    return (await this.queue.run(String(eventDateId), { kind: 'promote', actor })) as string[];
+  }
+
+  // ---- one batch ----------------------------------------------------------------------------
+
+  private async run(eventDateId: number, ops: Op[]): Promise<Settled<Answer>[]> {
+    const results: Settled<Answer>[] = ops.map(() => ({
+      ok: false,
+      error: new Error('not run'),
+    }));
+    const indexed = ops.map((op, i) => ({ op, i }));
+    const of = <K extends Op['kind']>(kind: K) =>
+      indexed.filter((x): x is { op: Extract<Op, { kind: K }>; i: number } => x.op.kind === kind);
+    // targets whose room grew, and queues that lost someone (positions to announce)
+    const freed = new Map<string, CounterTarget>();
+    const queuesMoved = new Map<string, CounterTarget>();
+    // a promotion a release made room for is the system's act, caused by that release (the
+    // first of the batch when several freed room at once)
+    let promotionCause: string | undefined;
+
+    const cancels = of('cancel');
+    if (cancels.length > 0) {
+      await this.settle(
+        results,
+        cancels,
+        () => this.cancelAll(cancels.map((x) => x.op)),
+        (c) => {
+          if (c === 'busy') return;
+          const t = targetOf(c);
+          // every cancel runs the date's promotions, as one request did (room may have appeared
+          // behind our back); a waitlisted one (never confirmed) also moved its queue
+          freed.set(targetKey(t), t);
+          if (c.confirmedAt === null) queuesMoved.set(targetKey(t), t);
+        },
+      );
+      promotionCause ??= cancels[0].op.registration.id;
+    }
+
+    for (const { op, i } of of('change')) {
+      const r = op.input.registration;
+      try {
+        const outcome = await this.saga.change(op.input);
+        results[i] = { ok: true, value: outcome };
+        if (outcome.kind === 'changed') {
+          const t = targetOf(r);
+          freed.set(targetKey(t), t);
+          if (r.status === 'waitlisted') queuesMoved.set(targetKey(t), t);
+          promotionCause ??= r.id;
+        }
+      } catch (error) {
+        results[i] = { ok: false, error };
+      }
+    }
+
+    const promotes = of('promote');
+    if (freed.size > 0 || promotes.length > 0) {
+      // the promotions the releases of this batch made room for are part of this batch; a
+      // failure here does not undo the releases, which have committed (recovery's sweep, a
+      // staff promote or the next release promotes again)
+      try {
+        // a staff promote acts itself; otherwise the system acts because of a release
+        const staff = promotes[0]?.op.actor;
+        const promoted = await this.promoteDateNow(
+          eventDateId,
+          staff ?? SYSTEM_ACTOR,
+          [...freed.values()],
+          staff === undefined ? promotionCause : undefined,
+        );
+        for (const { i } of promotes) results[i] = { ok: true, value: promoted };
+      } catch (error) {
+        for (const { i } of promotes) results[i] = { ok: false, error };
+        this.logger.warn({ eventDateId, err: String(error) }, 'promotion after release deferred');
+      }
+    }
+
+    const registers = of('register');
+    if (registers.length > 0) {
+      try {
+        const answers = await this.registerAll(registers.map((x) => x.op));
+        answers.forEach((a, k) => (results[registers[k].i] = a));
+      } catch (error) {
+        for (const { i } of registers) results[i] = { ok: false, error };
+      }
+    }
+
+    for (const t of queuesMoved.values()) await this.announceQueue(t);
+    return results;
+  }
+
+  private async settle<T extends { op: Op; i: number }, R extends Answer>(
+    results: Settled<Answer>[],
+    items: T[],
+    work: () => Promise<Settled<R>[]>,
+    each: (value: R) => void,
+  ): Promise<void> {
+    try {
+      const answers = await work();
+      answers.forEach((a, k) => {
+        results[items[k].i] = a;
+        if (a.ok) each(a.value);
+      });
+    } catch (error) {
+      for (const { i } of items) results[i] = { ok: false, error };
+    }
+  }
+
+  // ---- cancels: private commit (no longer hold) -> public release of the sum ----------------
+
+  private async cancelAll(
+    ops: Extract<Op, { kind: 'cancel' }>[],
+  ): Promise<Settled<Registration | 'busy'>[]> {
+    const intents = await this.batches.beginCancels(ops, this.leaseSeconds);
+    this.failpoints.hit('cancel.after-intent');
+    if (intents.filter(Boolean).length > 1) this.failpoints.hit('batch.after-intent');
+    const owing = intents.filter((c): c is CancelIntent => c !== undefined && c.owes);
+    if (owing.length > 0) await this.releaseAll(owing);
+    return intents.map((c) => ({ ok: true, value: c ? cancelledView(c) : 'busy' }));
+  }
+
+  private async releaseAll(owing: CancelIntent[]): Promise<void> {
+    this.failpoints.hit('release.before-counters');
+    try {
+      await this.counters.releaseAll(
+        owing.map((c) => ({ keys: countersOf(c.registration), spots: c.registration.spots })),
+      );
+    } catch (error) {
+      // the registrations already no longer hold their seats; the sagas stay `releasing` and
+      // recovery gives the seats back
+      this.logger.warn({ sagas: owing.length, err: String(error) }, 'release left for recovery');
+      return;
+    }
+    this.failpoints.hit('release.after-counters');
+    await this.batches.finishReleases(owing.map((c) => c.sagaId)).catch((error: unknown) => {
+      this.logger.warn({ err: String(error) }, 'releases recorded late; recovery will close them');
+    });
+  }
+
+  // ---- registers: intents -> one public allocation -> settle --------------------------------
+
+  private async registerAll(
+    ops: Extract<Op, { kind: 'register' }>[],
+  ): Promise<Settled<{ registration: Registration; outcome: BatchOutcome }>[]> {
+    const eventDateId = ops[0].input.target.eventDateId;
+    // the most recent read of the date's settings among the batch (each request read its own)
+    const settings = ops[ops.length - 1].settings;
+    // Seats freed a moment ago belong to the queue: a newcomer who would queue joins behind it
+    // (and is seated at once by the first-fit promotion below if the queue cannot use the
+    // room). One who declines the waitlist lets the queue go first, then tries for what is left.
+    const waiting = settings.waitlistEnabled
+      ? await this.batches.waitingTargets(eventDateId, [
+          ...new Set(ops.map((o) => o.input.target.eventSlotId)),
+        ])
+      : new Set<number | null>();
+    const queueBehind = (input: NewRegistration) =>
+      waiting.has(input.target.eventSlotId) && input.joinWaitlist;
+    const letQueueFirst = new Map<string, CounterTarget>();
+    for (const { input } of ops) {
+      if (waiting.has(input.target.eventSlotId) && !input.joinWaitlist)
+        letQueueFirst.set(targetKey(input.target), input.target);
+    }
+    for (const t of letQueueFirst.values()) await this.promoteTarget(t, SYSTEM_ACTOR);
+
+    const begun = await this.batches.beginRegisters(
+      ops.map((o) => o.input),
+      this.leaseSeconds,
+    );
+    const intents = begun.filter((b): b is Intent => !(b instanceof DomainError));
+    const answers: Settled<{ registration: Registration; outcome: BatchOutcome }>[] = begun.map(
+      (b) =>
+        b instanceof DomainError
+          ? { ok: false, error: b }
+          : { ok: false, error: new Error('not settled') },
+    );
+    if (intents.length === 0) return answers;
+    const where = (intent: Intent) => begun.indexOf(intent);
+
+    let granted: boolean[];
+    let settlements: Settlement[];
+    try {
+      try {
+        this.failpoints.hit('register.after-intent');
+        if (intents.length > 1) this.failpoints.hit('batch.after-intent');
+      } catch (error) {
+        // an error (not a crash) before the take: nothing was taken, so undo step 1
+        await this.batches.abandonRegisters(intents, 'ABANDONED').catch((e: unknown) => {
+          this.logger.error({ err: String(e) }, 'abandon left for recovery');
+        });
+        throw error;
+      }
+      granted = await this.take(
+        intents.map((intent) =>
+          queueBehind(intent.input)
+            ? undefined
+            : { keys: countersOf(intent.input.target), spots: intent.input.spots },
+        ),
+        () => this.batches.abandonRegisters(intents, 'ABANDONED'),
+      );
+    } catch (error) {
+      for (const intent of intents) answers[where(intent)] = { ok: false, error };
+      return answers;
+    }
+    try {
+      settlements = await this.batches.settleRegisters(intents, granted, settings);
+    } catch (error) {
+      await this.afterFailedSettle(
+        error,
+        intents.map((intent, k) => ({ claim: claimOf(intent), granted: granted[k] })),
+        () => this.batches.abandonRegisters(intents, 'COMPENSATED'),
+      );
+      for (const intent of intents)
+        answers[where(intent)] = { ok: false, error: settleError(error) };
+      return answers;
+    }
+    // recovery took these over and accounted for the counters without our take: give it back
+    const lost = intents.filter((intent, k) => settlements[k].outcome === 'lost' && granted[k]);
+    if (lost.length > 0) await this.counters.releaseAll(lost.map(claimOf));
+    try {
+      this.failpoints.hit('take.after-confirm');
+      if (intents.length > 1) this.failpoints.hit('batch.after-settle');
+    } catch (error) {
+      for (const intent of intents) answers[where(intent)] = { ok: false, error };
+      return answers;
+    }
+
+    // room may have appeared between the take and joining the queue (a cancel elsewhere)
+    const grown = new Map<string, CounterTarget>();
+    intents.forEach((intent, k) => {
+      if (settlements[k].outcome === 'waitlisted')
+        grown.set(targetKey(intent.input.target), intent.input.target);
+    });
+    const moved = new Set<string>();
+    for (const [key, t] of grown) {
+      try {
+        if ((await this.promoteTarget(t, SYSTEM_ACTOR)).length > 0) moved.add(key);
+      } catch (error) {
+        this.logger.warn({ eventDateId, err: String(error) }, 'promotion deferred');
+      }
+    }
+
+    for (const [k, intent] of intents.entries()) {
+      const queueMoved = moved.has(targetKey(intent.input.target));
+      answers[where(intent)] = await this.answerOf(intent, settlements[k], queueMoved);
+    }
+    return answers;
+  }
+
+  // Each request's answer, built from what was written. Only a queue the batch's own promotion
+  // moved afterwards is read back, since positions in it changed.
+  private async answerOf(
+    intent: Intent,
+    s: Settlement,
+    queueMoved: boolean,
+  ): Promise<Settled<{ registration: Registration; outcome: BatchOutcome }>> {
+    switch (s.outcome) {
+      case 'lost':
+        return { ok: false, error: new SagaTakenOverError() };
+      case 'full':
+        return { ok: true, value: { registration: pendingView(intent), outcome: 'full' } };
+      case 'confirmed':
+        return {
+          ok: true,
+          value: {
+            registration: settledView(intent, 'confirmed', s.at, null),
+            outcome: 'confirmed',
+          },
+        };
+      case 'waitlisted': {
+        const registration = queueMoved
+          ? await this.registrations.findById(intent.registrationId)
+          : settledView(intent, 'waitlisted', s.at, s.position);
+        if (!registration) return { ok: false, error: new SagaTakenOverError() };
+        return { ok: true, value: { registration, outcome: 'waitlisted' } };
+      }
+    }
+  }
+
+  // ---- promotions ---------------------------------------------------------------------------
+
+  /** The freed targets first, then every other queue of the date. */
+  private async promoteDateNow(
+    eventDateId: number,
+    actor: string,
+    first: CounterTarget[],
+    cause?: string,
+  ): Promise<string[]> {
+    const promoted: string[] = [];
+    const done = new Set<string>();
+    for (const t of first) {
+      done.add(targetKey(t));
+      promoted.push(...(await this.promoteTarget(t, actor, cause)));
+    }
+    // only the queues that exist: a cancel must not walk every slot of the date
+    for (const t of await this.waitlist.targets(eventDateId)) {
+      if (done.has(targetKey(t))) continue;
+      promoted.push(...(await this.promoteTarget(t, actor, cause)));
+    }
+    return promoted;
+  }
+
+  /**
+   * Confirms the oldest waitlisted registrations of a target that fit (first fit by place: a
+   * party too large for the room is passed over). A read of the counters only picks whom to
+   * claim; the public step decides under the rows' locks, as for registrations.
+   */
+  private async promoteTarget(
+    target: CounterTarget,
+    actor: string,
+    cause?: string,
+  ): Promise<string[]> {
+    const promoted: string[] = [];
+    for (let round = 0; round < 100; round++) {
+      const rows = await this.counters.read(countersOf(target));
+      let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
+      if (!Number.isFinite(room) || room <= 0) break;
+      const candidates = await this.waitlist.candidates(target.eventDateId, target.eventSlotId, 50);
+      const pick = candidates.filter((c) => {
+        if (c.spots > room) return false;
+        room -= c.spots;
+        return true;
+      });
+      if (pick.length === 0) break;
+      const claims = await this.batches.claimForPromotion(
+        pick,
+        target,
+        actor,
+        this.leaseSeconds,
+        cause ?? null,
+      );
+      if (claims.length === 0) break;
+      const won = await this.promoteClaims(claims);
+      promoted.push(...claims.filter((_, k) => won[k]).map((c) => c.registrationId));
+      if (!won.some(Boolean)) break;
+    }
+    if (promoted.length > 0) {
+      this.metrics.waitlistPromotions(promoted.length);
+      for (const id of promoted) {
+        const registration = await this.registrations.findById(id);
+        if (registration) announce(this.events, registration, 'promoted');
+      }
+      await this.announceQueue(target);
+    }
+    return promoted;
+  }
+
+  private async promoteClaims(claims: PromotionClaim[]): Promise<boolean[]> {
+    const granted = await this.take(
+      claims.map((c) => ({ keys: countersOf(c.target), spots: c.spots })),
+      () => this.batches.abandonPromotions(claims, 'ABANDONED'),
+    );
+    let won: boolean[];
+    try {
+      won = await this.batches.settlePromotions(claims, granted);
+    } catch (error) {
+      await this.afterFailedSettle(
+        error,
+        claims.map((c, k) => ({
+          claim: { keys: countersOf(c.target), spots: c.spots },
+          granted: granted[k],
+        })),
+        () => this.batches.abandonPromotions(claims, 'COMPENSATED'),
+      );
+      throw settleError(error);
+    }
+    // granted but not won: recovery took the saga over and counts without our take
+    const lost = claims.filter((_, k) => granted[k] && !won[k]);
+    if (lost.length > 0) {
+      await this.counters.releaseAll(
+        lost.map((c) => ({ keys: countersOf(c.target), spots: c.spots })),
+      );
+    }
+    this.failpoints.hit('take.after-confirm');
+    return won;
+  }
+
+  // ---- the public step, shared by registrations and promotions ------------------------------
+
+  /**
+   * Steps 2 of a batch: one public allocation (claims granted in order, first fit). `abandon`
+   * undoes step 1 when nothing was taken; seats known to be taken when something fails are
+   * given back first. An unknown COMMIT outcome leaves every saga `taking` for recovery.
+   * `undefined` claims do not ask for a seat (they queue behind a waitlist) and are not granted.
+   */
+  private async take(
+    claims: (CounterClaim | undefined)[],
+    abandon: () => Promise<void>,
+  ): Promise<boolean[]> {
+    const asked = claims.filter((c): c is CounterClaim => c !== undefined);
+    let granted: boolean[] = [];
+    let committed = false;
+    try {
+      this.failpoints.hit('take.before-counters');
+      granted = asked.length > 0 ? await this.counters.allocate(asked) : [];
+      committed = true;
+      this.failpoints.hit('take.after-counters');
+      if (asked.length > 1) this.failpoints.hit('batch.after-counters');
+    } catch (error) {
+      if (error instanceof CounterOutcomeUnknownError) throw leftForRecovery(this.logger, error);
+      if (committed) {
+        await this.compensate(
+          asked.filter((_, k) => granted[k]),
+          abandon,
+        );
+      } else {
+        await abandon().catch((e: unknown) =>
+          this.logger.error({ err: String(e) }, 'abandon left for recovery'),
+        );
+      }
+      throw error;
+    }
+    let next = 0;
+    return claims.map((c) => (c === undefined ? false : granted[next++]));
+  }
+
+  // the private settle failed: a lost connection may have committed it (recovery decides);
+  // anything else is known not to have committed, so the seats are given back and step 1 undone
+  private async afterFailedSettle(
+    error: unknown,
+    taken: { claim: CounterClaim; granted: boolean }[],
+    abandon: () => Promise<void>,
+  ): Promise<void> {
+    if (isConnectionError(error) || isUnavailable(error)) {
+      this.logger.error({ err: String(error) }, 'batch outcome unknown; left for recovery');
+      return;
+    }
+    await this.compensate(
+      taken.filter((t) => t.granted).map((t) => t.claim),
+      abandon,
+    );
+  }
+
+  private async compensate(taken: CounterClaim[], abandon: () => Promise<void>): Promise<void> {
+    try {
+      if (taken.length > 0) await this.counters.releaseAll(taken);
+      await abandon();
+      this.metrics.sagaCompensation('batch');
+      this.logger.warn({ seats: taken.length }, 'batch compensated');
+    } catch (error) {
+      this.logger.error({ err: String(error) }, 'compensation left for recovery');
+    }
+  }
+
+  private async announceQueue(target: CounterTarget): Promise<void> {
+    try {
+      announcePositions(
+        this.events,
+        await this.waitlist.ofTarget(target.eventDateId, target.eventSlotId),
+      );
+    } catch (error) {
+      this.logger.warn({ err: String(error) }, 'position events skipped');
+    }
+  }
+}
+
+function targetOf(r: CounterTarget): CounterTarget {
+  return { eventDateId: r.eventDateId, eventHourId: r.eventHourId, eventSlotId: r.eventSlotId };
+}
+
+function claimOf(intent: Intent): CounterClaim {
+  return { keys: countersOf(intent.input.target), spots: intent.input.spots };
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'SERVICE_UNAVAILABLE';
+}
+
+function settleError(error: unknown): unknown {
+  return isConnectionError(error) || isUnavailable(error)
+    ? new DomainError('SERVICE_UNAVAILABLE', 'The service is unavailable; try again shortly', {
+        retryAfterSeconds: 5,
+      })
+    : error;
+}
+
+function leftForRecovery(logger: Logger, cause: unknown): DomainError {
+  logger.error({ err: String(cause) }, 'batch outcome unknown; left for recovery');
+  return scheduleUnavailable();
+}
+
+function base(intent: Intent): Omit<Registration, 'status' | 'updatedAt' | 'waitlistPosition'> {
+  const input = intent.input;
+  return {
+    id: intent.registrationId,
+    householdId: input.householdId,
+    eventId: input.eventId,
+    eventDateId: input.target.eventDateId,
+    eventHourId: input.target.eventHourId,
+    eventSlotId: input.target.eventSlotId,
+    partySize: input.partySize,
+    spots: input.spots,
+    queuedAt: null,
+    pendingSagaId: null,
+    version: 2,
+    createdBy: input.actor,
+    createdAt: intent.createdAt,
+    confirmedAt: null,
+    cancelledAt: null,
+    checkedInAt: null,
+    memberIds: input.memberIds,
+  };
+}
+
+function settledView(
+  intent: Intent,
+  status: 'confirmed' | 'waitlisted',
+  at: Date,
+  position: number | null,
+): Registration {
+  return {
+    ...base(intent),
+    status,
+    updatedAt: at,
+    confirmedAt: status === 'confirmed' ? at : null,
+    queuedAt: status === 'waitlisted' ? intent.createdAt : null,
+    waitlistPosition: position,
+  };
+}
+
+// a registration refused for want of room was removed; only the outcome is answered
+function pendingView(intent: Intent): Registration {
+  return { ...base(intent), status: 'failed', updatedAt: intent.createdAt, waitlistPosition: null };
+}
+
+function cancelledView(c: CancelIntent): Registration {
+  return {
+    ...c.registration,
+    status: 'cancelled',
+    cancelledAt: c.at,
+    updatedAt: c.at,
+    version: c.registration.version + 1,
+    pendingSagaId: null,
+    waitlistPosition: null,
+  };
+}

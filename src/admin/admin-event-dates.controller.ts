@@ -10,6 +10,7 @@ import {
   ApiParam,
   ApiProduces,
   ApiTags,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
@@ -27,6 +28,7 @@ import {
 import {
   AdminRegistrationPage,
   AdminRegistrationsQuery,
+  CloseWaitlistResponse,
   PromoteResponse,
   SettingsBody,
   SettingsResponse,
@@ -72,7 +74,7 @@ export class AdminEventDatesController {
       '(for spreadsheets), RFC 4180 quoting, CRLF line ends. Columns: registrationId, status, householdId, ' +
       'eventSlotId, startTime, endTime (the slot, or the date when it has no slots; blank for a slot no longer ' +
       'active), partySize, spots, createdAt, cancelledAt, checkedInAt, memberIds (";"-separated), memberNames ' +
-      '("; "-separated "first last").',
+      '("; "-separated "first last"), specialRequirements (blank when none).',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'text/csv; charset=utf-8', schema: { type: 'string' } })
@@ -112,6 +114,28 @@ export class AdminEventDatesController {
     @CurrentUser() user: AuthUser,
   ): Promise<{ promoted: string[] }> {
     return { promoted: await this.dates.promote(dateId(id), user.sub) };
+  }
+
+  @Post(':id/waitlist/close')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary:
+      'The end of the day for the waitlist: cancels every registration still waitlisted on the date, in one ' +
+      'transaction (history action waitlist_closed, the staff member as actor); each household gets its ' +
+      'registration event and a notification. No counter moves. A second call closes nothing. Role: staff or admin.',
+  })
+  @ApiOkResponse({ type: CloseWaitlistResponse })
+  @ApiConflictResponse({
+    description:
+      'INVALID_STATE (with Retry-After): a registration on the waitlist is being promoted at this moment; IDEMPOTENCY_KEY_IN_USE',
+  })
+  @ApiUnprocessableEntityResponse({ description: 'IDEMPOTENCY_KEY_REUSED' })
+  async closeWaitlist(
+    @Param('id') id: string,
+    @CurrentUser() user: AuthUser,
+  ): Promise<{ closed: string[] }> {
+    return { closed: await this.dates.closeWaitlist(dateId(id), user.sub) };
   }
 
   @Put(':id/settings')

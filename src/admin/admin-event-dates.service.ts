@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { dateKeyToIso, iso, todayKey } from '../common/time';
 import { SettingsPatch } from '../registrations/date-settings.repository';
@@ -28,6 +29,7 @@ export interface DateStats {
   confirmed: number;
   waitlisted: number;
   cancelled: number;
+  waitlistClosed: number;
   checkedIn: number;
   noShows: number;
   promotions: number;
@@ -38,6 +40,8 @@ export interface DateStats {
 }
 
 export const CSV_CHUNK = 500;
+// a promotion holds a registration for one counter update; recovery, for a crashed one, longer
+const CLOSE_RETRIES = 40;
 export const CSV_HEADER = [
   'registrationId',
   'status',
@@ -52,6 +56,7 @@ export const CSV_HEADER = [
   'checkedInAt',
   'memberIds',
   'memberNames',
+  'specialRequirements',
 ];
 
 interface Times {
@@ -69,6 +74,7 @@ export class AdminEventDatesService {
     private readonly registrationService: RegistrationService,
     private readonly admin: AdminRepository,
     private readonly waitlists: WaitlistRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   async list(
@@ -145,6 +151,7 @@ export class AdminEventDatesService {
             iso(r.checkedInAt),
             r.members.map((m) => m.id).join(';'),
             r.members.map((m) => `${m.firstName} ${m.lastName}`).join('; '),
+            r.specialRequirements,
           ]);
         }
         yield text;
@@ -178,6 +185,48 @@ export class AdminEventDatesService {
   }
 
   /**
+   * Closes the date's waitlist (AdminRepository.closeWaitlist), waiting out a promotion that
+   * holds one of its registrations at that moment. Each household hears of it in real time;
+   * the outbox rows were written with the change. Nothing waits any more: a second call closes
+   * nothing. Households that join the waitlist afterwards wait again (closing does not disable
+   * it: settings do that).
+   */
+  async closeWaitlist(eventDateId: number, actor: string): Promise<string[]> {
+    await this.mustFindDate(eventDateId);
+    for (let attempt = 0; ; attempt++) {
+      const closed = await this.admin.closeWaitlist(eventDateId, actor);
+      if (closed !== 'busy') {
+        const at = new Date();
+        for (const r of closed) {
+          this.events.emit({
+            type: 'registration',
+            registrationId: r.id,
+            householdId: r.householdId,
+            eventDateId,
+            eventSlotId: r.eventSlotId,
+            status: 'cancelled',
+            waitlistPosition: null,
+            action: 'waitlist_closed',
+            at,
+          });
+        }
+        // the waitlist lengths shown with the date's availability changed
+        if (closed.length > 0) this.events.emit({ type: 'availability', eventDateId, at });
+        return closed.map((r) => r.id);
+      }
+      if (attempt >= CLOSE_RETRIES) {
+        throw new DomainError(
+          'INVALID_STATE',
+          'A registration on this waitlist is being promoted right now; try again',
+          undefined,
+          1,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
    * Changing settings never moves a counter and never promotes or removes anyone: enabling the
    * waitlist or raising its limit only lets more join; lowering it keeps who is already waiting.
    */
@@ -198,6 +247,7 @@ export class AdminEventDatesService {
       confirmed: count('confirmed'),
       waitlisted: count('waitlisted'),
       cancelled: count('cancelled'),
+      waitlistClosed: f.waitlistClosed,
       checkedIn: count('checked_in'),
       noShows: passed ? count('confirmed') : 0,
       promotions: f.promotions,

@@ -19,7 +19,11 @@ import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
 import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
-import { RegistrationResponse, toIds } from '../registrations/registration.dto';
+import {
+  normalizeSpecialRequirements,
+  RegistrationResponse,
+  toIds,
+} from '../registrations/registration.dto';
 import { Actor, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
 import {
@@ -84,6 +88,7 @@ export class AdminRegistrationsController {
         eventSlotId: body.eventSlotId,
         memberIds: toIds(body.memberIds),
         joinWaitlist: body.joinWaitlist,
+        specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
       staffActor(user, request),
     );

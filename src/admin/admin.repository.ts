@@ -9,6 +9,7 @@ import { NotificationOutboxRepository } from '../notifications/notification-outb
 import { DateSettingsRepository, SettingsPatch } from '../registrations/date-settings.repository';
 import { RegistrationHistoryRepository } from '../registrations/registration-history.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
+import { WaitlistRepository } from '../registrations/waitlist.repository';
 import {
   DateSettings,
   Registration,
@@ -34,12 +35,22 @@ export interface ExportRow {
   createdAt: Date;
   cancelledAt: Date | null;
   checkedInAt: Date | null;
+  specialRequirements: string | null;
   members: { id: string; firstName: string; lastName: string }[];
+}
+
+/** A registration the end-of-day close cancelled. */
+export interface ClosedRegistration {
+  id: string;
+  householdId: string;
+  eventSlotId: number | null;
 }
 
 export interface DateFigures {
   byStatus: Partial<Record<RegistrationStatus, number>>;
   promotions: number;
+  /** registrations cancelled by closing the waitlist (they are also in byStatus.cancelled) */
+  waitlistClosed: number;
   everWaitlisted: number;
   waitlistedThenConfirmed: number;
   waitSeconds: number[];
@@ -58,6 +69,7 @@ export class AdminRepository {
     private readonly history: RegistrationHistoryRepository,
     private readonly outbox: NotificationOutboxRepository,
     private readonly settings: DateSettingsRepository,
+    private readonly waitlist: WaitlistRepository,
   ) {}
 
   /** The active members of these households, plus any member named in `alsoIds`. */
@@ -101,9 +113,11 @@ export class AdminRepository {
           created_at: Date;
           cancelled_at: Date | null;
           checked_in_at: Date | null;
+          special_requirements: string | null;
         }[]
       >(
-        `SELECT id, status, household_id, event_slot_id, party_size, spots, created_at, cancelled_at, checked_in_at
+        `SELECT id, status, household_id, event_slot_id, party_size, spots, created_at, cancelled_at,
+                checked_in_at, special_requirements
            FROM event_registrations
           WHERE event_date_id = ? AND id > ? AND status <> 'failed'
           ORDER BY id LIMIT ?`,
@@ -134,6 +148,7 @@ export class AdminRepository {
         createdAt: r.created_at,
         cancelledAt: r.cancelled_at,
         checkedInAt: r.checked_in_at,
+        specialRequirements: r.special_requirements,
         members: byRegistration.get(String(r.id)) ?? [],
       }));
     });
@@ -160,8 +175,12 @@ export class AdminRepository {
          HAVING waitlisted_at IS NOT NULL`,
         [eventDateId],
       );
-      const [{ promotions }] = await this.db.query<{ promotions: string }[]>(
-        "SELECT COUNT(*) AS promotions FROM registration_history WHERE event_date_id = ? AND action = 'promoted'",
+      const [{ promotions, closed }] = await this.db.query<
+        { promotions: string; closed: string }[]
+      >(
+        `SELECT COUNT(IF(action = 'promoted', 1, NULL)) AS promotions,
+                COUNT(DISTINCT IF(action = 'waitlist_closed', registration_id, NULL)) AS closed
+           FROM registration_history WHERE event_date_id = ? AND action IN ('promoted', 'waitlist_closed')`,
         [eventDateId],
       );
       const served = await this.db.query<{ date_of_birth: string }[]>(
@@ -176,6 +195,7 @@ export class AdminRepository {
       return {
         byStatus,
         promotions: Number(promotions),
+        waitlistClosed: Number(closed),
         everWaitlisted: waits.length,
         waitlistedThenConfirmed: waits.filter((w) => Number(w.confirmed) === 1).length,
         waitSeconds: waits
@@ -210,6 +230,52 @@ export class AdminRepository {
       }
       await this.settings.update(m, eventDateId, patch);
       return this.settings.lock(m, eventDateId);
+    });
+  }
+
+  /**
+   * The end of the day for a date's waitlist: every registration waitlisted now becomes
+   * cancelled, each with its history row (`waitlist_closed`, the staff member as actor) and an
+   * outbox notification, in ONE transaction. No counter moves: a waitlisted registration holds
+   * no seat.
+   *
+   * A promotion (or a move into a seat) racing with this is fenced the way the saga fences
+   * itself: a saga claims a waitlisted row by setting pending_saga_id (on status and version)
+   * before it takes a seat, and finishes only through updates fenced on that id. The rows are
+   * locked here, so a claim either committed first (pending_saga_id is set: 'busy', nothing is
+   * written, and the caller tries again once that saga has confirmed the registration or put it
+   * back) or waits for this commit and then matches nothing (no seat is taken). Either way a
+   * registration ends promoted or closed, never both, and none is left waiting.
+   */
+  async closeWaitlist(eventDateId: number, actor: string): Promise<ClosedRegistration[] | 'busy'> {
+    return privateTransaction(this.db, async (m) => {
+      const waiting = await this.waitlist.lockOfDate(m, eventDateId);
+      if (waiting.some((r) => r.pendingSagaId !== null)) return 'busy' as const;
+      const closed = await this.registrations.markWaitlistClosed(
+        m,
+        waiting.map((r) => r.id),
+      );
+      if (closed !== waiting.length) throw new Error('waitlist close: a locked row changed');
+      for (const r of waiting) {
+        await this.history.record(
+          m,
+          { registrationId: r.id, eventDateId, actor },
+          {
+            action: 'waitlist_closed',
+            fromStatus: 'waitlisted',
+            toStatus: 'cancelled',
+            spots: r.spots,
+            eventSlotId: r.eventSlotId,
+          },
+          'waitlisted',
+        );
+        await this.outbox.enqueue(m, r.id, 'waitlist_closed');
+      }
+      return waiting.map((r) => ({
+        id: r.id,
+        householdId: r.householdId,
+        eventSlotId: r.eventSlotId,
+      }));
     });
   }
 

@@ -5,7 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 // Structured JSON logs, one line per request, with a request id that is also returned in the
-// X-Request-Id header. Tokens, names and dates of birth never reach a log line.
+// X-Request-Id header. Tokens, names, dates of birth and special requirements never reach a
+// log line: bodies are dropped, and so are the bound values of a failed query (TypeORM's
+// `parameters`, the driver's `sql` with the values inlined), which would carry them.
 @Global()
 @Module({
   imports: [
@@ -31,6 +33,10 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
               '*.lastName',
               '*.dateOfBirth',
               '*.token',
+              '*.specialRequirements',
+              'err.parameters',
+              'err.sql',
+              'err.driverError',
             ],
             remove: true,
           },

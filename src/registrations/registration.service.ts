@@ -19,6 +19,7 @@ import {
   RegistrationView,
   toView,
 } from './registration.types';
+import { SpecialRequirementsRepository } from './special-requirements.repository';
 import { WaitlistRepository } from './waitlist.repository';
 
 export interface RegisterCommand {
@@ -27,11 +28,15 @@ export interface RegisterCommand {
   eventSlotId?: number;
   memberIds?: string[];
   joinWaitlist?: boolean;
+  /** already normalised: trimmed, null for none */
+  specialRequirements?: string | null;
 }
 
 export interface ChangeCommand {
   memberIds?: string[];
   eventSlotId?: number;
+  /** undefined: unchanged; null: cleared (already normalised) */
+  specialRequirements?: string | null;
 }
 
 const BUSY_RETRIES = 20;
@@ -45,6 +50,7 @@ export class RegistrationService {
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly waitlist: WaitlistRepository,
+    private readonly requirements: SpecialRequirementsRepository,
     private readonly settings: DateSettingsRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
@@ -85,6 +91,7 @@ export class RegistrationService {
       spots,
       memberIds,
       joinWaitlist,
+      specialRequirements: command.specialRequirements ?? null,
       actor: actor.sub,
       idempotencyScope: actor.idempotencyScope,
     });
@@ -153,6 +160,9 @@ export class RegistrationService {
       const date = await this.visibleDate(registration.eventDateId);
       if (!isBookable(date))
         throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
+      if (command.memberIds === undefined && command.eventSlotId === undefined) {
+        return this.changeRequirements(registration, command.specialRequirements ?? null, actor);
+      }
       const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
       const target = this.targetOf(date, slotId);
       const memberIds = command.memberIds
@@ -168,6 +178,7 @@ export class RegistrationService {
           partySize: memberIds.length,
           spots,
           memberIds,
+          specialRequirements: command.specialRequirements,
         },
         actor: actor.sub,
         idempotencyScope: actor.idempotencyScope,
@@ -195,6 +206,20 @@ export class RegistrationService {
       );
       return toView(updated);
     }
+  }
+
+  // Only the text: no counter, no saga, no event (nobody else needs to know; the text itself is
+  // never broadcast). One private transaction writes it and a history row without it.
+  private async changeRequirements(
+    registration: Registration,
+    text: string | null,
+    actor: Actor,
+  ): Promise<RegistrationView> {
+    const outcome = await this.requirements.change(registration.id, text, actor.sub);
+    if (outcome === 'refused') {
+      throw new DomainError('INVALID_STATE', 'This registration can no longer be changed');
+    }
+    return toView(await this.mustFind(registration.id));
   }
 
   async cancel(

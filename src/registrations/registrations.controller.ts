@@ -11,6 +11,7 @@ import {
   Req,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -27,8 +28,10 @@ import { pathIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
 import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import {
+  changeCommandOf,
   CreateRegistrationDto,
   ListRegistrationsQuery,
+  normalizeSpecialRequirements,
   RegistrationPage,
   RegistrationResponse,
   toIds,
@@ -100,7 +103,12 @@ export class RegistrationsController {
   ): Promise<RegistrationView> {
     const householdId = await this.registrations.householdOf(user.sub);
     return this.registrations.register(
-      { ...body, householdId, memberIds: toIds(body.memberIds) },
+      {
+        ...body,
+        householdId,
+        memberIds: toIds(body.memberIds),
+        specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
+      },
       actorOf(user, request),
     );
   }
@@ -129,9 +137,25 @@ export class RegistrationsController {
   @Idempotent()
   @ApiOperation({
     summary:
-      'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
+      'Change the party, move to another slot of the same date and/or change the special requirements, ' +
+      'all or nothing. Role: participant.',
+  })
+  @ApiBody({
+    type: UpdateRegistrationDto,
+    examples: {
+      move: { summary: 'Move to another slot', value: { eventSlotId: 346 } },
+      requirements: {
+        summary: 'Only the special requirements (no counter moves)',
+        value: { specialRequirements: 'wheelchair access' },
+      },
+      clear: { summary: 'Clear the special requirements', value: { specialRequirements: null } },
+    },
   })
   @ApiOkResponse({ type: RegistrationResponse })
+  @ApiBadRequestResponse({
+    description:
+      'VALIDATION_FAILED: nothing to change, or specialRequirements over 500 characters or with control characters',
+  })
   @ApiConflictResponse({ description: 'CAPACITY_FULL (nothing changed), INVALID_STATE' })
   async update(
     @CurrentUser() user: AuthUser,
@@ -140,16 +164,9 @@ export class RegistrationsController {
     @Body() body: UpdateRegistrationDto,
   ): Promise<RegistrationView> {
     const registrationId = pathIdOrNotFound(id, notFound);
-    if (body.memberIds === undefined && body.eventSlotId === undefined) {
-      throw new DomainError('VALIDATION_FAILED', 'Give memberIds, eventSlotId or both');
-    }
+    const command = changeCommandOf(body);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.change(
-      registrationId,
-      householdId,
-      { memberIds: toIds(body.memberIds), eventSlotId: body.eventSlotId },
-      actorOf(user, request),
-    );
+    return this.registrations.change(registrationId, householdId, command, actorOf(user, request));
   }
 
   @Delete(':id')
@@ -199,6 +216,7 @@ function registrationExample(overrides: Partial<RegistrationView>): Registration
     updatedAt: '2026-11-22T09:00:00.000Z',
     cancelledAt: null,
     checkedInAt: null,
+    specialRequirements: null,
     ...overrides,
   };
 }

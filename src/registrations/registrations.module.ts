@@ -12,6 +12,7 @@ import { RecoveryService } from './saga/recovery.service';
 import { RegistrationSaga } from './saga/registration.saga';
 import { SagaOutcomes } from './saga/saga-outcomes';
 import { SagaStepsRepository } from './saga/saga-steps.repository';
+import { SpecialRequirementsRepository } from './special-requirements.repository';
 
 @Module({
   imports: [
@@ -24,6 +25,7 @@ import { SagaStepsRepository } from './saga/saga-steps.repository';
   controllers: [RegistrationsController, DriftController],
   providers: [
     SagaStepsRepository,
+    SpecialRequirementsRepository,
     RegistrationSaga,
     RegistrationService,
     RecoveryService,

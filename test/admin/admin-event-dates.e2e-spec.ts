@@ -191,6 +191,7 @@ describe('admin: event dates', () => {
         checkedInAt: '',
         memberIds: people[i].memberIds[0],
         memberNames: names[i],
+        specialRequirements: '',
       })),
     );
     expect(records.map((r) => r.status)).toEqual(['cancelled', 'confirmed', 'waitlisted']);

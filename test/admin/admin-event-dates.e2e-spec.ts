@@ -452,6 +452,7 @@ describe('admin: event dates', () => {
       confirmed: 2, // d, f
       waitlisted: 0,
       cancelled: 2, // b, e
+      waitlistClosed: 0, // by the household, not by closing the waitlist
       checkedIn: 2, // a, c
       noShows: 0, // the day is not over
       promotions: 2, // c, d

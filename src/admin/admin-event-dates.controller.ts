@@ -24,6 +24,7 @@ import {
 import {
   AdminRegistrationPage,
   AdminRegistrationsQuery,
+  CloseWaitlistResponse,
   PromoteResponse,
   SettingsBody,
   SettingsResponse,
@@ -73,7 +74,8 @@ export class AdminEventDatesController {
       "gets a leading ' so no spreadsheet runs it as a formula. Columns: Event, Date, Slot start, Slot end " +
       '(the slot, or the date when it has no slots; blank for a slot no longer active), Last name, First name ' +
       '(the lead: the head of household when on it, else the first member), Members ("; "-separated "first ' +
-      'last"), Status, Waitlist position, Party size, Spots, Checked in (yes/no), Checked in at, Registered at, ' +
+      'last"), Status, Waitlist position, Party size, Spots, Checked in (yes/no), Checked in at, Special ' +
+      'requirements (blank when none), Registered at, ' +
       'Cancelled at, Registration id, Household id, Slot id, Member ids (";"-separated). Every time is the ' +
       "event's local time (events.time_zone; UTC when the schedule has none), named in its header, e.g. " +
       '"Checked in at (America/New_York)", written YYYY-MM-DD HH:MM:SS. File name: the event name slugified ' +
@@ -113,6 +115,26 @@ export class AdminEventDatesController {
     @CurrentUser() user: AuthUser,
   ): Promise<{ promoted: string[] }> {
     return { promoted: await this.dates.promote(dateId(id), user.sub) };
+  }
+
+  @Post(':id/waitlist/close')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'The end of the day for the waitlist: cancels every registration still waitlisted on the date, in one ' +
+      'transaction (history action waitlist_closed, the staff member as actor); each household gets its ' +
+      'registration event and a notification. No counter moves. A second call closes nothing. Role: staff or admin.',
+  })
+  @ApiOkResponse({ type: CloseWaitlistResponse })
+  @ApiErrors({
+    SERVICE_UNAVAILABLE:
+      'a registration on the waitlist is being promoted at this moment, or one cut off by a crash awaits recovery (Retry-After); nothing was closed',
+  })
+  async closeWaitlist(
+    @Param('id') id: string,
+    @CurrentUser() user: AuthUser,
+  ): Promise<{ closed: string[] }> {
+    return { closed: await this.dates.closeWaitlist(dateId(id), user.sub) };
   }
 
   @Put(':id/settings')

@@ -2,7 +2,9 @@ import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
+import { retryWhileBusy } from '../common/retry';
 import { dateKeyToIso, todayKey } from '../common/time';
 import { SettingsPatch } from '../registrations/date-settings.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
@@ -16,7 +18,7 @@ import {
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import type { ScheduleDate } from '../schedule/schedule.types';
 import { WaitlistRepository } from '../registrations/waitlist.repository';
-import { AdminRepository, ExportCursor, ExportOrder } from './admin.repository';
+import { AdminRepository, ClosedRegistration, ExportCursor, ExportOrder } from './admin.repository';
 import { ageGroups, AgeGroups, median } from './admin.rules';
 import {
   csvCells,
@@ -37,6 +39,7 @@ export interface DateStats {
   confirmed: number;
   waitlisted: number;
   cancelled: number;
+  waitlistClosed: number;
   checkedIn: number;
   noShows: number;
   promotions: number;
@@ -47,6 +50,8 @@ export interface DateStats {
 }
 
 export const CSV_CHUNK = 500;
+// busy retries of the waitlist close, 50 ms apart, before it answers 503 with Retry-After
+const CLOSE_RETRIES = 40;
 
 /** The export, ready to send: its file name and the CSV bytes, produced as they are read. */
 export interface CsvExport {
@@ -69,6 +74,7 @@ export class AdminEventDatesService {
     private readonly registrationService: RegistrationService,
     private readonly admin: AdminRepository,
     private readonly waitlists: WaitlistRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   async list(
@@ -178,6 +184,45 @@ export class AdminEventDatesService {
   }
 
   /**
+   * Closes the date's waitlist (AdminRepository.closeWaitlist), waiting out a promotion that
+   * holds one of its registrations at that moment. Each household hears of it in real time;
+   * the outbox rows were written with the change. Nothing waits any more: a second call closes
+   * nothing. Households that join the waitlist afterwards wait again (closing does not disable
+   * it: settings do that).
+   */
+  async closeWaitlist(eventDateId: number, actor: string): Promise<string[]> {
+    await this.mustFindDate(eventDateId);
+    let holderSagaId: string | null = null;
+    const closed = await retryWhileBusy<ClosedRegistration[]>(
+      async () => {
+        const attempt = await this.admin.closeWaitlist(eventDateId, actor);
+        if (attempt.kind === 'busy') holderSagaId = attempt.holderSagaId;
+        return attempt;
+      },
+      // a promotion holds a registration for one counter update; recovery, a crashed one, longer
+      () => this.registrationService.busy({ pendingSagaId: holderSagaId }),
+      { retries: CLOSE_RETRIES },
+    );
+    const at = new Date();
+    for (const r of closed) {
+      this.events.emit({
+        type: 'registration',
+        registrationId: r.id,
+        householdId: r.householdId,
+        eventDateId,
+        eventSlotId: r.eventSlotId,
+        status: 'cancelled',
+        waitlistPosition: null,
+        action: 'waitlist_closed',
+        at,
+      });
+    }
+    // the waitlist lengths shown with the date's availability changed
+    if (closed.length > 0) this.events.emit({ type: 'availability', eventDateId, at });
+    return closed.map((r) => r.id);
+  }
+
+  /**
    * Changing settings never moves a counter and never promotes or removes anyone: enabling the
    * waitlist or raising its limit only lets more join; lowering it keeps who is already waiting.
    */
@@ -198,6 +243,7 @@ export class AdminEventDatesService {
       confirmed: count('confirmed'),
       waitlisted: count('waitlisted'),
       cancelled: count('cancelled'),
+      waitlistClosed: f.waitlistClosed,
       checkedIn: count('checked_in'),
       noShows: passed ? count('confirmed') : 0,
       promotions: f.promotions,

@@ -15,7 +15,12 @@ import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
 import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
-import { CREATE_ERRORS, RegistrationResponse, toIds } from '../registrations/registration.dto';
+import {
+  CREATE_ERRORS,
+  normalizeSpecialRequirements,
+  RegistrationResponse,
+  toIds,
+} from '../registrations/registration.dto';
 import { Actor, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
 import {
@@ -48,6 +53,7 @@ const checkedInExample: RegistrationView = {
   updatedAt: '2026-12-01T14:12:05.000Z',
   cancelledAt: null,
   checkedInAt: '2026-12-01T14:12:00.000Z',
+  specialRequirements: null,
 };
 
 function staffActor(user: AuthUser, request: IdempotentRequest): Actor {
@@ -92,6 +98,7 @@ export class AdminRegistrationsController {
         eventSlotId: body.eventSlotId,
         memberIds: toIds(body.memberIds),
         joinWaitlist: body.joinWaitlist,
+        specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
       staffActor(user, request),
     );

@@ -85,6 +85,15 @@ export class PromoteResponse {
   promoted!: string[];
 }
 
+export class CloseWaitlistResponse {
+  @ApiProperty({
+    example: ['903', '904'],
+    type: [String],
+    description: 'The registrations cancelled now; [] when nobody was waiting',
+  })
+  closed!: string[];
+}
+
 export class SettingsBody {
   @ApiPropertyOptional({ example: true, description: 'Whether full targets take a waitlist' })
   @ValidateIf((_o, value) => value !== undefined)
@@ -225,7 +234,9 @@ export class HistoryItem {
   actor!: string;
   @ApiProperty({
     example: 'confirmed',
-    description: 'confirmed, waitlisted, promoted, moved, party_changed, cancelled, checked_in',
+    description:
+      'confirmed, waitlisted, promoted, moved, party_changed, requirements_changed (the special ' +
+      'requirements changed; the text is never in history), cancelled, waitlist_closed, checked_in',
   })
   action!: string;
   @ApiProperty({ example: null, nullable: true, type: String }) fromStatus!: string | null;
@@ -258,7 +269,18 @@ export class StatsResponse {
   @ApiProperty({ example: 97, description: 'Public date reserved counter' }) reserved!: number;
   @ApiProperty({ example: 80, description: 'Registrations confirmed now' }) confirmed!: number;
   @ApiProperty({ example: 5 }) waitlisted!: number;
-  @ApiProperty({ example: 9 }) cancelled!: number;
+  @ApiProperty({
+    example: 9,
+    description:
+      'Registrations cancelled now, however: by the household, by staff, or by closing the waitlist',
+  })
+  cancelled!: number;
+  @ApiProperty({
+    example: 3,
+    description:
+      'Of the cancelled, those cancelled by closing the waitlist (so cancelled - waitlistClosed were cancelled by the household or staff)',
+  })
+  waitlistClosed!: number;
   @ApiProperty({ example: 17 }) checkedIn!: number;
   @ApiProperty({
     example: 0,

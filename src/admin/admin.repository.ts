@@ -9,6 +9,7 @@ import { NotificationOutboxRepository } from '../notifications/notification-outb
 import { DateSettingsRepository, SettingsPatch } from '../registrations/date-settings.repository';
 import { RegistrationHistoryRepository } from '../registrations/registration-history.repository';
 import { RegistrationRepository } from '../registrations/registration.repository';
+import { WaitlistRepository } from '../registrations/waitlist.repository';
 import {
   DateSettings,
   Registration,
@@ -34,6 +35,7 @@ export interface ExportRow {
   createdAt: Date;
   cancelledAt: Date | null;
   checkedInAt: Date | null;
+  specialRequirements: string | null;
   waitlistPosition: number | null;
   /** the member the row is sorted by: the head of household when on it, else the first */
   lead: { firstName: string; lastName: string } | null;
@@ -55,9 +57,18 @@ export interface ExportCursor {
   id: string;
 }
 
+/** A registration the end-of-day close cancelled. */
+export interface ClosedRegistration {
+  id: string;
+  householdId: string;
+  eventSlotId: number | null;
+}
+
 export interface DateFigures {
   byStatus: Partial<Record<RegistrationStatus, number>>;
   promotions: number;
+  /** registrations cancelled by closing the waitlist (they are also in byStatus.cancelled) */
+  waitlistClosed: number;
   everWaitlisted: number;
   waitlistedThenConfirmed: number;
   waitSeconds: number[];
@@ -76,6 +87,7 @@ export class AdminRepository {
     private readonly history: RegistrationHistoryRepository,
     private readonly outbox: NotificationOutboxRepository,
     private readonly settings: DateSettingsRepository,
+    private readonly waitlist: WaitlistRepository,
   ) {}
 
   /** The active members of these households, plus any member named in `alsoIds`. */
@@ -142,6 +154,7 @@ export class AdminRepository {
           created_at: Date;
           cancelled_at: Date | null;
           checked_in_at: Date | null;
+          special_requirements: string | null;
           waitlist_position: number | string | null;
           slot_rank: number | string;
           lead_id: string | null;
@@ -151,7 +164,7 @@ export class AdminRepository {
       >(
         `SELECT * FROM (
            SELECT r.id, r.status, r.household_id, r.event_slot_id, r.party_size, r.spots,
-                  r.created_at, r.cancelled_at, r.checked_in_at,
+                  r.created_at, r.cancelled_at, r.checked_in_at, r.special_requirements,
                   IF(r.status = 'waitlisted',
                     (SELECT COUNT(*) + 1 FROM event_registrations w
                       WHERE w.event_date_id = r.event_date_id AND w.event_slot_id <=> r.event_slot_id
@@ -210,6 +223,7 @@ export class AdminRepository {
           createdAt: r.created_at,
           cancelledAt: r.cancelled_at,
           checkedInAt: r.checked_in_at,
+          specialRequirements: r.special_requirements,
           waitlistPosition: r.waitlist_position === null ? null : Number(r.waitlist_position),
           lead: r.lead_id === null ? null : { firstName: r.lead_first, lastName: r.lead_last },
           members: byRegistration.get(String(r.id)) ?? [],
@@ -248,8 +262,12 @@ export class AdminRepository {
          HAVING waitlisted_at IS NOT NULL`,
         [eventDateId],
       );
-      const [{ promotions }] = await this.db.query<{ promotions: string }[]>(
-        "SELECT COUNT(*) AS promotions FROM registration_history WHERE event_date_id = ? AND action = 'promoted'",
+      const [{ promotions, closed }] = await this.db.query<
+        { promotions: string; closed: string }[]
+      >(
+        `SELECT COUNT(IF(action = 'promoted', 1, NULL)) AS promotions,
+                COUNT(DISTINCT IF(action = 'waitlist_closed', registration_id, NULL)) AS closed
+           FROM registration_history WHERE event_date_id = ? AND action IN ('promoted', 'waitlist_closed')`,
         [eventDateId],
       );
       const served = await this.db.query<{ date_of_birth: string }[]>(
@@ -264,6 +282,7 @@ export class AdminRepository {
       return {
         byStatus,
         promotions: Number(promotions),
+        waitlistClosed: Number(closed),
         everWaitlisted: waits.length,
         waitlistedThenConfirmed: waits.filter((w) => Number(w.confirmed) === 1).length,
         waitSeconds: waits
@@ -298,6 +317,61 @@ export class AdminRepository {
       }
       await this.settings.update(m, eventDateId, patch);
       return this.settings.lock(m, eventDateId);
+    });
+  }
+
+  /**
+   * The end of the day for a date's waitlist: every registration waitlisted now becomes
+   * cancelled, each with its history row (`waitlist_closed`, the staff member as actor) and an
+   * outbox notification, in ONE transaction. No counter moves: a waitlisted registration holds
+   * no seat.
+   *
+   * A promotion (or a move into a seat) racing with this is fenced the way the saga fences
+   * itself: a saga claims a waitlisted row by setting pending_saga_id (on status and version)
+   * before it takes a seat, and finishes only through updates fenced on that id. The rows are
+   * locked here, so a claim either committed first (pending_saga_id is set: 'busy', nothing is
+   * written, and the caller tries again once that saga has confirmed the registration or put it
+   * back) or waits for this commit and then matches nothing (no seat is taken). Either way a
+   * registration ends promoted or closed, never both, and none is left waiting.
+   */
+  async closeWaitlist(
+    eventDateId: number,
+    actor: string,
+  ): Promise<
+    { kind: 'done'; value: ClosedRegistration[] } | { kind: 'busy'; holderSagaId: string }
+  > {
+    return privateTransaction(this.db, async (m) => {
+      const waiting = await this.waitlist.lockOfDate(m, eventDateId);
+      const holderSagaId = waiting.find((r) => r.pendingSagaId !== null)?.pendingSagaId;
+      if (holderSagaId) return { kind: 'busy' as const, holderSagaId };
+      const closed = await this.registrations.markWaitlistClosed(
+        m,
+        waiting.map((r) => r.id),
+      );
+      if (closed !== waiting.length) throw new Error('waitlist close: a locked row changed');
+      for (const r of waiting) {
+        await this.history.record(
+          m,
+          { registrationId: r.id, eventDateId, actor },
+          {
+            action: 'waitlist_closed',
+            fromStatus: 'waitlisted',
+            toStatus: 'cancelled',
+            spots: r.spots,
+            eventSlotId: r.eventSlotId,
+          },
+          'waitlisted',
+        );
+        await this.outbox.enqueue(m, r.id, 'waitlist_closed');
+      }
+      return {
+        kind: 'done' as const,
+        value: waiting.map((r) => ({
+          id: r.id,
+          householdId: r.householdId,
+          eventSlotId: r.eventSlotId,
+        })),
+      };
     });
   }
 

@@ -82,7 +82,8 @@ export function csvColumns(ctx: CsvContext): CsvColumn[] {
       value: (r) => (r.status === 'checked_in' || r.checkedInAt !== null ? 'yes' : 'no'),
     },
     { header: `Checked in at ${zone}`, value: (r) => local(r.checkedInAt) },
-    // "Special requirements" (free text, see API.md) goes here, beside the check-in it serves.
+    // free text for the pantry (blank when none), beside the check-in it serves
+    { header: 'Special requirements', value: (r) => r.specialRequirements },
     { header: `Registered at ${zone}`, value: (r) => local(r.createdAt) },
     { header: `Cancelled at ${zone}`, value: (r) => local(r.cancelledAt) },
     { header: 'Registration id', value: (r) => r.id },

@@ -15,6 +15,7 @@ export type RegistrationAction =
   | 'resized'
   | 'cancelled'
   | 'checked_in'
+  | 'waitlist_closed'
   | 'position_changed';
 
 export interface RegistrationChanged {

@@ -6,7 +6,9 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { withLogFormat } from './pretty-logs';
 
 // Structured JSON logs, one line per request, with a request id that is also returned in the
-// X-Request-Id header. Tokens, names and dates of birth never reach a log line.
+// X-Request-Id header. Tokens, names, dates of birth and special requirements never reach a
+// log line: bodies are dropped, and so are the bound values of a failed query (TypeORM's
+// `parameters`, the driver's `sql` with the values inlined), which would carry them.
 @Global()
 @Module({
   imports: [
@@ -32,6 +34,10 @@ import { withLogFormat } from './pretty-logs';
               '*.lastName',
               '*.dateOfBirth',
               '*.token',
+              '*.specialRequirements',
+              'err.parameters',
+              'err.sql',
+              'err.driverError',
             ],
             remove: true,
           },

@@ -1,12 +1,61 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, ValidateBy } from 'class-validator';
+import { DomainError } from '../common/domain-error';
 import { PageQuery } from '../common/paging';
 import { IsOptionalParty, IsPublicId, MAX_PARTY } from '../common/validators';
 import type { ErrorSpec } from '../openapi/api-errors';
+import type { ChangeCommand } from './registration.service';
 import type { RegistrationStatus } from './registration.types';
 
 export { MAX_PARTY };
+export const MAX_SPECIAL_REQUIREMENTS = 500;
+// C0 and C1 control characters (tab and newline included): the text is one line for a list
+// and a CSV cell, and nothing in it may steer a terminal or a log reader
+const isControl = (c: string) => {
+  const n = c.codePointAt(0) ?? 0;
+  return n < 0x20 || (n >= 0x7f && n <= 0x9f);
+};
+
+/**
+ * Optional free text for the pantry: a string of at most 500 characters (code points, as the
+ * utf8mb4 column counts them) without control characters, or null. The message never quotes it.
+ */
+function IsSpecialRequirements(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isSpecialRequirements',
+    validator: {
+      validate: (value: unknown) =>
+        value === undefined ||
+        value === null ||
+        (typeof value === 'string' &&
+          [...value].length <= MAX_SPECIAL_REQUIREMENTS &&
+          ![...value].some(isControl)),
+      defaultMessage: () =>
+        `$property must be null or a string of at most ${MAX_SPECIAL_REQUIREMENTS} characters without control characters`,
+    },
+  });
+}
+
+const SPECIAL_REQUIREMENTS_DOC = {
+  example: 'wheelchair access',
+  nullable: true,
+  type: String,
+  maxLength: MAX_SPECIAL_REQUIREMENTS,
+  description:
+    'Free text for the pantry, at most 500 characters, no control characters (400 otherwise). ' +
+    'Surrounding spaces are trimmed; null, "" or only spaces clear it. Never logged, never in ' +
+    'notifications or real-time events; history records that it changed, not the text.',
+} as const;
+
+/** What is stored: trimmed, and null for nothing; undefined (not given) stays undefined. */
+export function normalizeSpecialRequirements(
+  value: string | null | undefined,
+): string | null | undefined {
+  if (value === undefined) return undefined;
+  const text = value?.trim() ?? '';
+  return text === '' ? null : text;
+}
 const STATUSES: RegistrationStatus[] = [
   'pending',
   'confirmed',
@@ -41,6 +90,10 @@ export class CreateRegistrationDto {
   @IsOptional()
   @IsBoolean()
   joinWaitlist?: boolean;
+
+  @ApiPropertyOptional(SPECIAL_REQUIREMENTS_DOC)
+  @IsSpecialRequirements()
+  specialRequirements?: string | null;
 }
 
 export class UpdateRegistrationDto {
@@ -56,6 +109,15 @@ export class UpdateRegistrationDto {
   @IsOptional()
   @IsPublicId()
   eventSlotId?: number;
+
+  @ApiPropertyOptional({
+    ...SPECIAL_REQUIREMENTS_DOC,
+    description:
+      SPECIAL_REQUIREMENTS_DOC.description +
+      ' Alone, it changes no counter; with memberIds or eventSlotId it is applied with that change, all or nothing.',
+  })
+  @IsSpecialRequirements()
+  specialRequirements?: string | null;
 }
 
 export class ListRegistrationsQuery extends PageQuery {
@@ -91,6 +153,13 @@ export class RegistrationResponse {
   @ApiProperty({ example: '2026-11-22T09:00:00.000Z' }) updatedAt!: string;
   @ApiProperty({ example: null, nullable: true, type: String }) cancelledAt!: string | null;
   @ApiProperty({ example: null, nullable: true, type: String }) checkedInAt!: string | null;
+  @ApiProperty({
+    example: 'wheelchair access',
+    nullable: true,
+    type: String,
+    description: 'Free text for the pantry; null when none',
+  })
+  specialRequirements!: string | null;
 }
 
 export class RegistrationPage {
@@ -98,6 +167,25 @@ export class RegistrationPage {
   @ApiProperty({ example: 1 }) total!: number;
   @ApiProperty({ example: 1 }) page!: number;
   @ApiProperty({ example: 50 }) pageSize!: number;
+}
+
+/** A PATCH body as the service's command; at least one thing to change. */
+export function changeCommandOf(body: UpdateRegistrationDto): ChangeCommand {
+  if (
+    body.memberIds === undefined &&
+    body.eventSlotId === undefined &&
+    body.specialRequirements === undefined
+  ) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      'Give memberIds, eventSlotId, specialRequirements or several',
+    );
+  }
+  return {
+    memberIds: toIds(body.memberIds),
+    eventSlotId: body.eventSlotId,
+    specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
+  };
 }
 
 export function toIds(ids: (string | number)[] | undefined): string[] | undefined {

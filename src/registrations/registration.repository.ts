@@ -220,6 +220,64 @@ export class RegistrationRepository {
     return affectedRows(updated) === 1;
   }
 
+  /**
+   * Sets the special requirements, inside the caller's transaction; true when the text changed
+   * (compared byte for byte: the column's collation would call "No pork" and "no pork" equal).
+   * Touches neither the version nor the saga claim: the text is not part of any counter move.
+   */
+  async setSpecialRequirements(
+    m: Queryable,
+    registrationId: string,
+    text: string | null,
+  ): Promise<boolean> {
+    const updated = await m.query<unknown>(
+      `UPDATE event_registrations SET special_requirements = ?
+        WHERE id = ? AND NOT (BINARY special_requirements <=> BINARY ?)`,
+      [text, registrationId, text],
+    );
+    return affectedRows(updated) === 1;
+  }
+
+  /** A registration's state for a change outside any saga, locked for the caller's transaction. */
+  async lockState(
+    m: Queryable,
+    registrationId: string,
+  ): Promise<
+    | { status: RegistrationStatus; eventDateId: number; eventSlotId: number | null; spots: number }
+    | undefined
+  > {
+    const [row] = await m.query<
+      {
+        status: RegistrationStatus;
+        event_date_id: number;
+        event_slot_id: number | null;
+        spots: number;
+      }[]
+    >(
+      'SELECT status, event_date_id, event_slot_id, spots FROM event_registrations WHERE id = ? FOR UPDATE',
+      [registrationId],
+    );
+    return row
+      ? {
+          status: row.status,
+          eventDateId: row.event_date_id,
+          eventSlotId: row.event_slot_id,
+          spots: row.spots,
+        }
+      : undefined;
+  }
+
+  /** Waitlisted registrations no saga holds become cancelled (the waitlist was closed). */
+  async markWaitlistClosed(m: Queryable, registrationIds: string[]): Promise<number> {
+    if (registrationIds.length === 0) return 0;
+    const updated = await m.query<unknown>(
+      `UPDATE event_registrations SET status = 'cancelled', cancelled_at = NOW(6), version = version + 1
+        WHERE id IN (?) AND status = 'waitlisted' AND pending_saga_id IS NULL`,
+      [registrationIds],
+    );
+    return affectedRows(updated);
+  }
+
   async replaceMembers(m: Queryable, registrationId: string, memberIds: string[]): Promise<void> {
     await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
       registrationId,

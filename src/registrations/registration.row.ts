@@ -19,6 +19,7 @@ export interface RawRegistration {
   confirmed_at: Date | null;
   cancelled_at: Date | null;
   checked_in_at: Date | null;
+  special_requirements: string | null;
   member_ids: string | null;
   waitlist_position: number | string | null;
 }
@@ -59,6 +60,7 @@ export function toRegistration(row: RawRegistration): Registration {
     confirmedAt: row.confirmed_at,
     cancelledAt: row.cancelled_at,
     checkedInAt: row.checked_in_at,
+    specialRequirements: row.special_requirements ?? null,
     memberIds: row.member_ids ? row.member_ids.split(',') : [],
     waitlistPosition: row.waitlist_position === null ? null : Number(row.waitlist_position),
   };

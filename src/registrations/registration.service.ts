@@ -21,6 +21,7 @@ import {
   RegistrationView,
   toView,
 } from './registration.types';
+import { SpecialRequirementsRepository } from './special-requirements.repository';
 
 export interface RegisterCommand {
   householdId: string;
@@ -28,11 +29,15 @@ export interface RegisterCommand {
   eventSlotId?: number;
   memberIds?: string[];
   joinWaitlist?: boolean;
+  /** already normalised: trimmed, null for none */
+  specialRequirements?: string | null;
 }
 
 export interface ChangeCommand {
   memberIds?: string[];
   eventSlotId?: number;
+  /** undefined: unchanged; null: cleared (already normalised) */
+  specialRequirements?: string | null;
 }
 
 // The registration rules of the contract. SQL lives in the repositories, the two-database
@@ -42,6 +47,7 @@ export interface ChangeCommand {
 export class RegistrationService {
   constructor(
     private readonly registrations: RegistrationRepository,
+    private readonly requirements: SpecialRequirementsRepository,
     private readonly settings: DateSettingsRepository,
     private readonly households: HouseholdRepository,
     private readonly schedule: ScheduleRepository,
@@ -75,6 +81,7 @@ export class RegistrationService {
           spots,
           memberIds,
           joinWaitlist: command.joinWaitlist ?? true,
+          specialRequirements: command.specialRequirements ?? null,
           actor: actor.sub,
           idempotencyScope: actor.idempotencyScope,
         },
@@ -143,6 +150,14 @@ export class RegistrationService {
         const date = await this.visibleDate(registration.eventDateId);
         if (!isBookable(date))
           throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
+        if (command.memberIds === undefined && command.eventSlotId === undefined) {
+          const value = await this.changeRequirements(
+            registration,
+            command.specialRequirements ?? null,
+            actor,
+          );
+          return { kind: 'done', value };
+        }
         const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
         const target = this.targetOf(date, slotId);
         const memberIds = command.memberIds
@@ -158,6 +173,7 @@ export class RegistrationService {
             partySize: memberIds.length,
             spots,
             memberIds,
+            specialRequirements: command.specialRequirements,
           },
           actor: actor.sub,
           idempotencyScope: actor.idempotencyScope,
@@ -176,6 +192,20 @@ export class RegistrationService {
       },
       () => this.busy(seen),
     );
+  }
+
+  // Only the text: no counter, no saga, no event (nobody else needs to know; the text itself is
+  // never broadcast). One private transaction writes it and a history row without it.
+  private async changeRequirements(
+    registration: Registration,
+    text: string | null,
+    actor: Actor,
+  ): Promise<RegistrationView> {
+    const outcome = await this.requirements.change(registration.id, text, actor.sub);
+    if (outcome === 'refused') {
+      throw new DomainError('INVALID_STATE', 'This registration can no longer be changed');
+    }
+    return toView(await this.mustFind(registration.id));
   }
 
   async cancel(
@@ -211,7 +241,7 @@ export class RegistrationService {
    * cancelled), and a client would stop at it; this one is "try again", and once the holder
    * finishes (or recovery settles a holder that died) the same request succeeds.
    */
-  async busy(registration: Registration | undefined): Promise<DomainError> {
+  async busy(registration: Pick<Registration, 'pendingSagaId'> | undefined): Promise<DomainError> {
     return new DomainError(
       'SERVICE_UNAVAILABLE',
       'The registration is being changed by another request; retry shortly',

@@ -42,6 +42,8 @@ export interface Registration extends CounterTarget {
   confirmedAt: Date | null;
   cancelledAt: Date | null;
   checkedInAt: Date | null;
+  /** free text for the pantry; may be health information: never logged or broadcast */
+  specialRequirements: string | null;
   memberIds: string[];
   waitlistPosition: number | null;
 }
@@ -63,6 +65,7 @@ export interface RegistrationView {
   updatedAt: string;
   cancelledAt: string | null;
   checkedInAt: string | null;
+  specialRequirements: string | null;
 }
 
 export function toView(r: Registration): RegistrationView {
@@ -82,6 +85,7 @@ export function toView(r: Registration): RegistrationView {
     updatedAt: r.updatedAt.toISOString(),
     cancelledAt: r.cancelledAt ? r.cancelledAt.toISOString() : null,
     checkedInAt: r.checkedInAt ? r.checkedInAt.toISOString() : null,
+    specialRequirements: r.specialRequirements,
   };
 }
 

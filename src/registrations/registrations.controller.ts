@@ -19,9 +19,11 @@ import { Page } from '../common/paging';
 import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 import {
+  changeCommandOf,
   CREATE_ERRORS,
   CreateRegistrationDto,
   ListRegistrationsQuery,
+  normalizeSpecialRequirements,
   RegistrationPage,
   RegistrationResponse,
   toIds,
@@ -89,7 +91,12 @@ export class RegistrationsController {
   ): Promise<RegistrationView> {
     const householdId = await this.registrations.householdOf(user.sub);
     return this.registrations.register(
-      { ...body, householdId, memberIds: toIds(body.memberIds) },
+      {
+        ...body,
+        householdId,
+        memberIds: toIds(body.memberIds),
+        specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
+      },
       actorOf(user, request),
     );
   }
@@ -118,11 +125,24 @@ export class RegistrationsController {
   @Patch(':id')
   @ApiOperation({
     summary:
-      'Change the party and/or move to another slot of the same date, all or nothing. Role: participant.',
+      'Change the party, move to another slot of the same date and/or change the special requirements, ' +
+      'all or nothing. Role: participant.',
+  })
+  @ApiBody({
+    type: UpdateRegistrationDto,
+    examples: {
+      move: { summary: 'Move to another slot', value: { eventSlotId: 346 } },
+      requirements: {
+        summary: 'Only the special requirements (no counter moves)',
+        value: { specialRequirements: 'wheelchair access' },
+      },
+      clear: { summary: 'Clear the special requirements', value: { specialRequirements: null } },
+    },
   })
   @ApiOkResponse({ type: RegistrationResponse })
   @ApiErrors(BODY_ERRORS, NOT_YOURS, {
-    VALIDATION_FAILED: 'neither memberIds nor eventSlotId given',
+    VALIDATION_FAILED:
+      'neither memberIds, eventSlotId nor specialRequirements given, or specialRequirements over 500 characters or with control characters',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member of another household',
     MEMBER_NOT_FOUND: 'a member removed from the household',
     EVENT_SLOT_NOT_FOUND: 'the slot is not on the same date, or is inactive',
@@ -140,16 +160,9 @@ export class RegistrationsController {
     @Body() body: UpdateRegistrationDto,
   ): Promise<RegistrationView> {
     const registrationId = pathIdOrNotFound(id, notFound);
-    if (body.memberIds === undefined && body.eventSlotId === undefined) {
-      throw new DomainError('VALIDATION_FAILED', 'Give memberIds, eventSlotId or both');
-    }
+    const command = changeCommandOf(body);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.change(
-      registrationId,
-      householdId,
-      { memberIds: toIds(body.memberIds), eventSlotId: body.eventSlotId },
-      actorOf(user, request),
-    );
+    return this.registrations.change(registrationId, householdId, command, actorOf(user, request));
   }
 
   @Delete(':id')
@@ -202,6 +215,7 @@ function registrationExample(overrides: Partial<RegistrationView>): Registration
     updatedAt: '2026-11-22T09:00:00.000Z',
     cancelledAt: null,
     checkedInAt: null,
+    specialRequirements: null,
     ...overrides,
   };
 }

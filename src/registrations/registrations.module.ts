@@ -14,6 +14,7 @@ import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
 import { SagaOutcomes } from './saga/saga-outcomes';
 import { SagaStepsRepository } from './saga/saga-steps.repository';
+import { SpecialRequirementsRepository } from './special-requirements.repository';
 
 @Module({
   imports: [
@@ -27,6 +28,7 @@ import { SagaStepsRepository } from './saga/saga-steps.repository';
   providers: [
     SagaStepsRepository,
     BatchStepsRepository,
+    SpecialRequirementsRepository,
     RegistrationSaga,
     RegistrationBatch,
     RegistrationService,

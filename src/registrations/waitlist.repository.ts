@@ -136,6 +136,53 @@ export class WaitlistRepository {
     return Number(n);
   }
 
+  /**
+   * The date's waitlisted registrations, row-locked in the caller's transaction: found by a
+   * plain read, then locked by primary key (so only they are locked, not the date's index
+   * range) and kept only if still waitlisted. `pendingSagaId` set: a saga holds it right now.
+   */
+  async lockOfDate(
+    m: Queryable,
+    eventDateId: number,
+  ): Promise<
+    {
+      id: string;
+      householdId: string;
+      eventSlotId: number | null;
+      spots: number;
+      pendingSagaId: string | null;
+    }[]
+  > {
+    const found = await m.query<{ id: string }[]>(
+      "SELECT id FROM event_registrations WHERE event_date_id = ? AND status = 'waitlisted'",
+      [eventDateId],
+    );
+    if (found.length === 0) return [];
+    const rows = await m.query<
+      {
+        id: string;
+        household_id: string;
+        event_slot_id: number | null;
+        spots: number;
+        pending_saga_id: string | null;
+        status: string;
+      }[]
+    >(
+      `SELECT id, household_id, event_slot_id, spots, pending_saga_id, status
+         FROM event_registrations WHERE id IN (?) ORDER BY id FOR UPDATE`,
+      [found.map((r) => r.id)],
+    );
+    return rows
+      .filter((r) => r.status === 'waitlisted')
+      .map((r) => ({
+        id: String(r.id),
+        householdId: String(r.household_id),
+        eventSlotId: r.event_slot_id,
+        spots: r.spots,
+        pendingSagaId: r.pending_saga_id === null ? null : String(r.pending_saga_id),
+      }));
+  }
+
   /** How many wait on the date (every target), inside the caller's transaction. */
   async countOfDate(m: Queryable, eventDateId: number): Promise<number> {
     const [{ n }] = await m.query<{ n: string }[]>(

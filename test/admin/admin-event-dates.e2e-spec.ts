@@ -158,6 +158,7 @@ describe('admin: event dates', () => {
     'Spots',
     'Checked in',
     `Checked in at ${zone}`,
+    'Special requirements',
     `Registered at ${zone}`,
     `Cancelled at ${zone}`,
     'Registration id',
@@ -251,6 +252,7 @@ describe('admin: event dates', () => {
       '1',
       i === 1 ? 'yes' : 'no',
       i === 1 ? '2026-07-04 09:05:00' : '',
+      '', // no special requirements
       newYork.format(new Date(regs[i].createdAt)),
       '',
       regs[i].id,
@@ -547,6 +549,7 @@ describe('admin: event dates', () => {
       confirmed: 2, // d, f
       waitlisted: 0,
       cancelled: 2, // b, e
+      waitlistClosed: 0, // by the household, not by closing the waitlist
       checkedIn: 2, // a, c
       noShows: 0, // the day is not over
       promotions: 2, // c, d

@@ -160,6 +160,13 @@ describe('every write route honours Idempotency-Key', () => {
       );
       return { auth: staff, path: `/api/v1/admin/event-dates/${date.dateId}/waitlist/promote` };
     },
+    'post /api/v1/admin/event-dates/{id}/waitlist/close': async () => {
+      // one confirmed, one waitlisted: the close cancels the waitlisted one
+      const date = await slotDate({ slotCapacity: 1 });
+      await registered(await household(), date);
+      await registered(await household(), date);
+      return { auth: staff, path: `/api/v1/admin/event-dates/${date.dateId}/waitlist/close` };
+    },
   };
 
   it('reads the write routes from the OpenAPI document, each documents the header, and has a request here', () => {

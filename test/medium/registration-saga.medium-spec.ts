@@ -85,6 +85,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
       spots: 1,
       memberIds: h.memberIds,
       joinWaitlist: true,
+      specialRequirements: null,
       actor: h.sub,
       ...overrides,
     };

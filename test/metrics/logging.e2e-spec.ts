@@ -2,12 +2,17 @@ import { Logger } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { symbols } from 'pino';
 import request from 'supertest';
+import { QueryFailedError } from 'typeorm';
 import { OutboxDispatcher } from '../../src/notifications/outbox.dispatcher';
+import { RegistrationRepository } from '../../src/registrations/registration.repository';
 import { createTestApp, TestContext, token } from '../support/app';
+import { createHousehold } from '../support/households';
+import { createSlotDate } from '../support/schedule-fixture';
 
 const NAME = 'Wilhelmina';
 const SURNAME = 'Quackenbush';
 const BIRTH = '1979-04-13';
+const NEEDS = 'insulin-fridge QX-7731';
 
 describe('request logs', () => {
   let ctx: TestContext;
@@ -67,6 +72,39 @@ describe('request logs', () => {
     const all = lines.join('\n');
     for (const secret of [NAME, SURNAME, BIRTH, jwt, jwt.split('.')[2], 'Bearer'])
       expect(all).not.toContain(secret);
+  });
+
+  it('never carries special requirements: not from a body, a refusal, or a failed query', async () => {
+    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1 });
+    const h = await createHousehold(ctx.dbs.privateSql);
+    const auth = `Bearer ${token(h.sub)}`;
+    const created = await request(ctx.http)
+      .post('/api/v1/registrations')
+      .set('Authorization', auth)
+      .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0], specialRequirements: NEEDS })
+      .expect(201);
+    const patch = (body: object) =>
+      request(ctx.http)
+        .patch(`/api/v1/registrations/${created.body.id}`)
+        .set('Authorization', auth)
+        .send(body);
+    await patch({ specialRequirements: `${NEEDS} v2` }).expect(200);
+    await patch({ specialRequirements: `${NEEDS}\n${'x'.repeat(500)}` }).expect(400);
+    // an unexpected database failure is logged with its error, but not the query's values
+    jest.spyOn(RegistrationRepository.prototype, 'setSpecialRequirements').mockRejectedValueOnce(
+      new QueryFailedError(
+        'UPDATE event_registrations SET special_requirements = ? WHERE id = ?',
+        [`${NEEDS} v3`, created.body.id],
+        Object.assign(new Error('Lock wait timeout exceeded'), {
+          code: 'ER_SOMETHING',
+          sql: `UPDATE event_registrations SET special_requirements = '${NEEDS} v3' WHERE id = 1`,
+        }),
+      ),
+    );
+    await patch({ specialRequirements: `${NEEDS} v3` }).expect(500);
+    const all = lines.join('\n');
+    expect(all).toContain('Lock wait timeout exceeded');
+    expect(all).not.toContain('QX-7731');
   });
 
   it('makes up a request id when none (or a malformed one) is given', async () => {

@@ -182,6 +182,11 @@ export class EventRegistrationEntity {
   @Column({ name: 'checked_in_at', type: 'datetime', precision: 6, nullable: true })
   checkedInAt!: Date | null;
 
+  // Free text for the pantry; may be health information, so it is never logged, never in
+  // history, the outbox or real-time events.
+  @Column({ name: 'special_requirements', type: 'varchar', length: 500, nullable: true })
+  specialRequirements!: string | null;
+
   // MySQL has no partial unique index: this is NULL unless the registration is active.
   @Column({
     name: 'active_date_id',

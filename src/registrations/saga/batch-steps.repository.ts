@@ -593,8 +593,8 @@ export class BatchStepsRepository {
   ): Promise<{ id: string; createdAt: Date }[]> {
     const rows = await m.query<{ id: string | number; created_at: Date }[]>(
       `INSERT INTO event_registrations (household_id, event_id, event_date_id, event_hour_id,
-         event_slot_id, status, party_size, spots, created_by)
-       VALUES ${inputs.map(() => "(?, ?, ?, ?, ?, 'pending', ?, ?, ?)").join(', ')}
+         event_slot_id, status, party_size, spots, created_by, special_requirements)
+       VALUES ${inputs.map(() => "(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)").join(', ')}
        RETURNING id, created_at`,
       inputs.flatMap((input) => [
         input.householdId,
@@ -605,6 +605,8 @@ export class BatchStepsRepository {
         input.partySize,
         input.spots,
         input.actor,
+        // written with the row, never copied into the saga row (see NewRegistration)
+        input.specialRequirements,
       ]),
     );
     return rows.map((r) => ({ id: String(r.id), createdAt: r.created_at }));

@@ -638,6 +638,7 @@ function base(intent: Intent): Omit<Registration, 'status' | 'updatedAt' | 'wait
     confirmedAt: null,
     cancelledAt: null,
     checkedInAt: null,
+    specialRequirements: input.specialRequirements,
     memberIds: input.memberIds,
   };
 }

@@ -86,6 +86,7 @@ export class SagaStepsRepository {
       }
       await this.sagas.setState(m, saga.id, saga.release ? 'releasing' : 'done', 'confirmed');
       await this.history.record(m, saga, history, fromStatus);
+      await this.applyRequirements(m, saga, saga.plan, { ...history, fromStatus });
       await this.outbox.enqueue(m, saga.registrationId, outbox.kind);
       return { kind: 'completed' as const };
     }, LOST);
@@ -168,6 +169,7 @@ export class SagaStepsRepository {
         leaseSeconds: input.leaseSeconds,
       });
       await this.history.record(m, at(r, input.actor), input.history, r.status);
+      await this.applyRequirements(m, at(r, input.actor), input.plan, input.history);
       await this.outbox.enqueue(m, r.id, input.outbox.kind);
       return { kind: 'claimed' as const, sagaId };
     }, BUSY);
@@ -270,6 +272,31 @@ export class SagaStepsRepository {
       await this.keys.moveSaga(m, sagaId, newId);
       return newId;
     });
+  }
+
+  // a change that also carries special requirements applies them in its own transaction; the
+  // history says that they changed, never what they say
+  private async applyRequirements(
+    m: Queryable,
+    where: { registrationId: string; eventDateId: number; actor: string },
+    plan: SagaPlan,
+    change: HistoryEntry,
+  ): Promise<void> {
+    if (plan.specialRequirements === undefined) return;
+    if (
+      !(await this.registrations.setSpecialRequirements(
+        m,
+        where.registrationId,
+        plan.specialRequirements,
+      ))
+    )
+      return;
+    await this.history.record(
+      m,
+      where,
+      { ...change, action: 'requirements_changed', fromStatus: change.toStatus },
+      change.toStatus,
+    );
   }
 
   private async insertSaga(m: Queryable, saga: NewSaga): Promise<string> {

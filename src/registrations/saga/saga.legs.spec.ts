@@ -23,6 +23,7 @@ function registration(overrides: Partial<Registration> = {}): Registration {
     confirmedAt: at,
     cancelledAt: null,
     checkedInAt: null,
+    specialRequirements: null,
     memberIds: ['5', '6'],
     waitlistPosition: null,
     ...overrides,

@@ -52,6 +52,15 @@ function toSaga(row: RawSaga): SagaRow {
   };
 }
 
+// A plan keeps a change's special requirements (possibly health information) only while the
+// take that will apply them is pending; recovery needs them until then, nobody after.
+function storedPlan(plan: SagaPlan, state: SagaState): SagaPlan {
+  if (state === 'taking' || plan.specialRequirements === undefined) return plan;
+  const stored = { ...plan };
+  delete stored.specialRequirements;
+  return stored;
+}
+
 // The table registration_sagas: one row per saga, the record of a counter move in flight.
 // Methods that take `m` run inside a transaction the caller opened (saga-steps.repository.ts).
 @Injectable()
@@ -85,7 +94,7 @@ export class SagaRepository {
         s.release?.eventSlotId ?? null,
         s.release?.eventHourId ?? null,
         s.release?.spots ?? 0,
-        JSON.stringify(s.plan),
+        JSON.stringify(storedPlan(s.plan, s.state)),
         s.actor,
         s.idempotencyScope ?? null,
         s.leaseSeconds,
@@ -95,11 +104,14 @@ export class SagaRepository {
   }
 
   async setState(m: Queryable, sagaId: string, state: SagaState, outcome: string): Promise<void> {
-    await m.query('UPDATE registration_sagas SET state = ?, outcome = ? WHERE id = ?', [
-      state,
-      outcome,
-      sagaId,
-    ]);
+    // past `taking`, the text the plan carried has been applied or refused: it is dropped
+    await m.query(
+      `UPDATE registration_sagas SET state = ?, outcome = ?,
+              plan = IF(? <> 'taking' AND JSON_CONTAINS_PATH(plan, 'one', '$.specialRequirements'),
+                        JSON_REMOVE(plan, '$.specialRequirements'), plan)
+        WHERE id = ?`,
+      [state, outcome, state, sagaId],
+    );
   }
 
   /** The release leg was given back: the saga is over. */

@@ -24,6 +24,12 @@ export interface SagaPlan {
    * full hour or date does not refuse a move that leaves their totals unchanged.
    */
   netMove?: boolean;
+  /**
+   * change only: the new special requirements (null clears), applied in the same private
+   * transaction as the change, so a refused change leaves them as they were. Removed from the
+   * saga row once the saga ends (SagaRepository), so no copy of the text outlives it there.
+   */
+  specialRequirements?: string | null;
 }
 
 /** What a new registration is made of (step 1 of the register saga). */
@@ -35,6 +41,8 @@ export interface NewRegistration {
   spots: number;
   memberIds: string[];
   joinWaitlist: boolean;
+  /** written with the row in step 1; never copied into the saga row */
+  specialRequirements: string | null;
   actor: string;
   idempotencyScope?: string;
 }

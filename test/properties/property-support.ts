@@ -62,6 +62,11 @@ export function staff(http: Http) {
         .post(`/api/v1/admin/event-dates/${dateId}/waitlist/promote`)
         .set('Authorization', auth)
         .expect(200),
+    close: (dateId: number) =>
+      request(http)
+        .post(`/api/v1/admin/event-dates/${dateId}/waitlist/close`)
+        .set('Authorization', auth)
+        .expect(200),
     history: (registrationId: string) =>
       request(http)
         .get(`/api/v1/admin/registrations/${registrationId}/history`)

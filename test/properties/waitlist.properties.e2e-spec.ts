@@ -157,6 +157,7 @@ describe('Property 9: a waitlisted registration persists until promoted, cancell
       fc.record({ kind: fc.constant('party' as const), pick: fc.nat(), mask: fc.nat(3) }),
       fc.record({ kind: fc.constant('capacity' as const), delta: fc.integer({ min: -1, max: 1 }) }),
       fc.record({ kind: fc.constant('promote' as const) }),
+      fc.record({ kind: fc.constant('close' as const) }),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -201,7 +202,17 @@ describe('Property 9: a waitlisted registration persists until promoted, cancell
               );
             }
             if (step.kind === 'promote') await staff(ctx.http).promote(target.eventDateId);
+            const closed =
+              step.kind === 'close'
+                ? ((await staff(ctx.http).close(target.eventDateId)).body.closed as string[])
+                : [];
             const problems: string[] = [];
+            const waiting = before.regs.filter((r) => r.status === 'waitlisted').map((r) => r.id);
+            // closing ends exactly the registrations that were waiting, and says which
+            if (step.kind === 'close' && [...closed].sort().join() !== [...waiting].sort().join())
+              problems.push(
+                `close answered ${closed.join(',')}, waiting were ${waiting.join(',')}`,
+              );
             for (const w of before.regs.filter((r) => r.status === 'waitlisted')) {
               const now = await participant(ctx.http, owner.get(w.id)!).get(w.id);
               if (now.status !== 200) {
@@ -219,8 +230,8 @@ describe('Property 9: a waitlisted registration persists until promoted, cancell
                 now.body.status === 'confirmed'
                   ? last.action === 'promoted'
                   : now.body.status === 'cancelled' &&
-                    w.id === cancelled &&
-                    last.action === 'cancelled';
+                    ((w.id === cancelled && last.action === 'cancelled') ||
+                      (closed.includes(w.id) && last.action === 'waitlist_closed'));
               if (!why || last.fromStatus !== 'waitlisted')
                 problems.push(`waitlisted ${w.id} became ${now.body.status} by ${last.action}`);
             }

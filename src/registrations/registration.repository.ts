@@ -118,13 +118,18 @@ export class RegistrationRepository {
 
   // ---- saga writes --------------------------------------------------------------------------
 
-  /** Claims a registration no saga holds, in one of `allowed` (and at `expectedVersion`). */
+  /**
+   * Claims a registration no saga holds, in one of `allowed` (and at `expectedVersion`). A claim
+   * (and its release) is no change a client sees: `updated_at` stays, so a refused change leaves
+   * the registration exactly as it was.
+   */
   async claim(
     m: Queryable,
     input: Claimed & { allowed: RegistrationStatus[]; expectedVersion?: number },
   ): Promise<boolean> {
     const claimed = await m.query<unknown>(
-      `UPDATE event_registrations SET pending_saga_id = ?, version = version + 1
+      `UPDATE event_registrations
+          SET pending_saga_id = ?, version = version + 1, updated_at = updated_at
         WHERE id = ? AND pending_saga_id IS NULL AND status IN (?)
           ${input.expectedVersion === undefined ? '' : 'AND version = ?'}`,
       input.expectedVersion === undefined
@@ -142,7 +147,7 @@ export class RegistrationRepository {
     to: string,
   ): Promise<boolean> {
     const moved = await m.query<unknown>(
-      'UPDATE event_registrations SET pending_saga_id = ? WHERE id = ? AND pending_saga_id = ?',
+      'UPDATE event_registrations SET pending_saga_id = ?, updated_at = updated_at WHERE id = ? AND pending_saga_id = ?',
       [to, registrationId, from],
     );
     return affectedRows(moved) === 1;
@@ -195,7 +200,7 @@ export class RegistrationRepository {
   /** The saga gives the registration back unchanged. */
   async releaseClaim(m: Queryable, claimed: Claimed): Promise<boolean> {
     const released = await m.query<unknown>(
-      'UPDATE event_registrations SET pending_saga_id = NULL WHERE id = ? AND pending_saga_id = ?',
+      'UPDATE event_registrations SET pending_saga_id = NULL, updated_at = updated_at WHERE id = ? AND pending_saga_id = ?',
       [claimed.registrationId, claimed.sagaId],
     );
     return affectedRows(released) === 1;

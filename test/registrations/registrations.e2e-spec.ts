@@ -276,6 +276,8 @@ describe('registrations', () => {
       memberIds: [h.memberIds[0]],
       spots: 1,
     });
+    // exactly as it was, updatedAt too: the refused changes' claims are not changes
+    expect(unchanged.body).toEqual(moved.body);
     const c = await counters(ctx.dbs.publicSql, {
       dateId: s.dateId,
       hourId: s.hourId,

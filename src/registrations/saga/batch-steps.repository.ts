@@ -363,7 +363,8 @@ export class BatchStepsRepository {
         claimable.map((c, i) => [c.id, sagaIds[i]]),
       );
       await m.query(
-        `UPDATE event_registrations SET pending_saga_id = ${link.sql}, version = version + 1
+        `UPDATE event_registrations
+            SET pending_saga_id = ${link.sql}, version = version + 1, updated_at = updated_at
           WHERE id IN (?)`,
         [...link.params, claimable.map((c) => c.id)],
       );
@@ -402,9 +403,10 @@ export class BatchStepsRepository {
         );
       }
       if (stay.length > 0) {
-        await m.query('UPDATE event_registrations SET pending_saga_id = NULL WHERE id IN (?)', [
-          stay.map((c) => c.registrationId),
-        ]);
+        await m.query(
+          'UPDATE event_registrations SET pending_saga_id = NULL, updated_at = updated_at WHERE id IN (?)',
+          [stay.map((c) => c.registrationId)],
+        );
       }
       await this.finishSagas(m, [
         ...promoted.map((c) => ({ sagaId: c.sagaId, state: 'done', outcome: 'confirmed' })),
@@ -447,9 +449,10 @@ export class BatchStepsRepository {
       );
       const ids = [...held];
       if (ids.length > 0) {
-        await m.query('UPDATE event_registrations SET pending_saga_id = NULL WHERE id IN (?)', [
-          ids,
-        ]);
+        await m.query(
+          'UPDATE event_registrations SET pending_saga_id = NULL, updated_at = updated_at WHERE id IN (?)',
+          [ids],
+        );
       }
       await this.finishSagas(
         m,

@@ -7,6 +7,7 @@ import { isDuplicateKey, translatePrivateError, withLockRetry } from '../../data
 import type { CounterTarget } from '../../schedule/schedule.types';
 import type { DateSettings, Registration, RegistrationStatus } from '../registration.types';
 import { WaitlistRepository } from '../waitlist.repository';
+import { SagaRepository } from './saga.repository';
 import type { Leg, NewRegistration, SagaPlan } from './saga.types';
 
 /** A new registration once its batch's step 1 committed: pending, held by its own saga. */
@@ -76,6 +77,7 @@ export class BatchStepsRepository {
   constructor(
     @InjectDataSource(PRIVATE_DB) private readonly db: DataSource,
     private readonly waitlist: WaitlistRepository,
+    private readonly sagas: SagaRepository,
   ) {}
 
   // READ COMMITTED: a read after a lock sees what the lock's previous holder committed (the
@@ -621,30 +623,10 @@ export class BatchStepsRepository {
     sagas: SagaInsert[],
     leaseSeconds: number,
   ): Promise<string[]> {
-    const rows = await m.query<{ id: string | number }[]>(
-      `INSERT INTO registration_sagas (registration_id, event_date_id, kind, state, take_slot_id,
-         take_hour_id, take_spots, release_slot_id, release_hour_id, release_spots, plan, actor,
-         idempotency_scope, lease_until)
-       VALUES ${sagas.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? SECOND)').join(', ')}
-       RETURNING id`,
-      sagas.flatMap((s) => [
-        s.registrationId,
-        s.eventDateId,
-        s.kind,
-        s.state,
-        s.take?.eventSlotId ?? null,
-        s.take?.eventHourId ?? null,
-        s.take?.spots ?? 0,
-        s.release?.eventSlotId ?? null,
-        s.release?.eventHourId ?? null,
-        s.release?.spots ?? 0,
-        JSON.stringify(s.plan),
-        s.actor,
-        s.idempotencyScope ?? null,
-        leaseSeconds,
-      ]),
+    const ids = await this.sagas.insertMany(
+      m,
+      sagas.map((s) => ({ ...s, leaseSeconds })),
     );
-    const ids = rows.map((r) => String(r.id));
     const keyed = sagas
       .map((s, i) => [s.idempotencyScope, ids[i]] as const)
       .filter((x): x is [string, string] => x[0] !== undefined);

@@ -80,10 +80,18 @@ export class SagaRepository {
   }
 
   async insert(m: Queryable, s: NewSaga): Promise<string> {
-    const result = await m.query<unknown>(
+    const [id] = await this.insertMany(m, [s]);
+    return id;
+  }
+
+  /** Several saga rows in one statement; multi-row RETURNING gives their ids in row order. */
+  async insertMany(m: Queryable, sagas: NewSaga[]): Promise<string[]> {
+    if (sagas.length === 0) return [];
+    const rows = await m.query<{ id: string | number }[]>(
       `INSERT INTO registration_sagas (${COLUMNS})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? SECOND)`,
-      [
+       VALUES ${sagas.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? SECOND)').join(', ')}
+       RETURNING id`,
+      sagas.flatMap((s) => [
         s.registrationId,
         s.eventDateId,
         s.kind,
@@ -98,9 +106,9 @@ export class SagaRepository {
         s.actor,
         s.idempotencyScope ?? null,
         s.leaseSeconds,
-      ],
+      ]),
     );
-    return insertId(result);
+    return rows.map((r) => String(r.id));
   }
 
   async setState(m: Queryable, sagaId: string, state: SagaState, outcome: string): Promise<void> {

@@ -167,8 +167,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
         );
       }
       // the request died: nothing started, or what it started failed (holds nothing)
-      if (await this.keys.takeOver(scope, this.leaseSeconds)) return undefined;
-      if (stored.sagaId !== null && stored.sagaState !== 'failed') {
+      const holdsNothing = stored.sagaId === null || stored.sagaState === 'failed';
+      if (holdsNothing && (await this.keys.takeOver(scope, stored.sagaId, this.leaseSeconds)))
+        return undefined;
+      if (!holdsNothing) {
         // its saga is unfinished: recovery settles it once the saga's lease is over
         throw new DomainError(
           'SERVICE_UNAVAILABLE',

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
-import { affectedRows, Queryable } from '../database/sql';
+import { affectedRows, privateTransaction, Queryable } from '../database/sql';
 
 export interface StoredKey {
   requestHash: string;
@@ -98,19 +98,32 @@ export class IdempotencyRepository {
   /**
    * Takes over a key whose request died (its lease ran out) having started nothing that is
    * still to be answered: no saga, or a saga that failed and so holds nothing. The retry then
-   * runs again.
+   * runs again. `sagaId` is the saga the caller saw on the key (null: none); the key is taken
+   * over only if it still points there.
+   *
+   * Lock order: saga row, then key row, as everything else that writes both (a saga's step 1
+   * inserts the saga then links the key; recovery's supersede locks the saga then moves the
+   * key). Locking the key first and the saga through a join, as a single UPDATE ... JOIN does,
+   * deadlocked with a supersede running at the same moment (a 500 on the retry).
    */
-  async takeOver(scope: string, leaseSeconds: number): Promise<boolean> {
-    const result = await translatePrivateError(() =>
-      this.db.query<unknown>(
-        `UPDATE idempotency_keys k LEFT JOIN registration_sagas s ON s.id = k.saga_id
-            SET k.locked_until = NOW(6) + INTERVAL ? SECOND, k.saga_id = NULL
-          WHERE k.scope_hash = ? AND k.state = 'in_flight' AND k.locked_until < NOW(6)
-            AND (k.saga_id IS NULL OR s.state = 'failed')`,
-        [leaseSeconds, scope],
-      ),
-    );
-    return affectedRows(result) === 1;
+  async takeOver(scope: string, sagaId: string | null, leaseSeconds: number): Promise<boolean> {
+    return privateTransaction(this.db, async (m) => {
+      if (sagaId !== null) {
+        // shared: a concurrent supersede (which holds it exclusively) finishes first
+        const [saga] = await m.query<{ state: string }[]>(
+          'SELECT state FROM registration_sagas WHERE id = ? LOCK IN SHARE MODE',
+          [sagaId],
+        );
+        if (saga?.state !== 'failed') return false;
+      }
+      const result = await m.query<unknown>(
+        `UPDATE idempotency_keys SET locked_until = NOW(6) + INTERVAL ? SECOND, saga_id = NULL
+          WHERE scope_hash = ? AND state = 'in_flight' AND locked_until < NOW(6)
+            AND saga_id ${sagaId === null ? 'IS NULL' : '= ?'}`,
+        sagaId === null ? [leaseSeconds, scope] : [leaseSeconds, scope, sagaId],
+      );
+      return affectedRows(result) === 1;
+    });
   }
 
   /** The running request still holds its key (called while it runs). */

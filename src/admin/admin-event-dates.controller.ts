@@ -1,6 +1,15 @@
-import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  StreamableFile,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -11,7 +20,6 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
@@ -76,17 +84,14 @@ export class AdminEventDatesController {
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'text/csv; charset=utf-8', schema: { type: 'string' } })
-  async exportCsv(@Param('id') id: string, @Res() response: Response): Promise<void> {
+  async exportCsv(@Param('id') id: string): Promise<StreamableFile> {
     const eventDateId = dateId(id);
     const lines = await this.dates.exportCsv(eventDateId);
-    response.status(200);
-    response.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    response.setHeader(
-      'Content-Disposition',
-      `attachment; filename="event-date-${eventDateId}-registrations.csv"`,
-    );
-    // pipeline waits for the client to drain each chunk and stops reading if it goes away
-    await pipeline(Readable.from(lines, { objectMode: false }), response);
+    // streamed with backpressure; the platform stops reading if the client goes away
+    return new StreamableFile(Readable.from(lines, { objectMode: false }), {
+      type: 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="event-date-${eventDateId}-registrations.csv"`,
+    });
   }
 
   @Get(':id/waitlist')

@@ -38,7 +38,8 @@ export interface AppConfig {
   };
   rateLimit: { writesPerMinute: number; readsPerMinute: number };
   corsOrigins: string[];
-  bodyLimit: string;
+  /** largest request body accepted, in bytes */
+  bodyLimit: number;
   logLevel: string;
   scheduleCacheMs: number;
 }
@@ -103,6 +104,19 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A size like 16kb, 1mb or 2048 (bytes), at most `max` bytes. */
+function bytes(env: Env, name: string, fallback: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const match = /^(\d{1,9})\s*(b|kb|mb)?$/i.exec(raw);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(match?.[2] ?? 'b').toLowerCase() as 'b'];
+  const value = match ? Number(match[1]) * unit : NaN;
+  if (!(value >= 1 && value <= max)) {
+    throw new ConfigError(name, `must be a size such as 16kb, at most ${max} bytes, got "${raw}"`);
+  }
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
   const secret = text(env, 'JWT_SECRET');
@@ -165,7 +179,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean),
-    bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
+    bodyLimit: bytes(env, 'BODY_LIMIT', 16 * 1024, 1024 * 1024),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
   };

@@ -8,7 +8,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
@@ -19,7 +19,7 @@ import { SagaOutcomeReader } from './saga-outcome.reader';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-export interface IdempotentRequest extends Request {
+export interface IdempotentRequest extends FastifyRequest {
   user?: AuthUser;
   idempotencyScope?: string;
 }
@@ -54,7 +54,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<IdempotentRequest>();
-    const response = context.switchToHttp().getResponse<Response>();
+    const response = context.switchToHttp().getResponse<FastifyReply>();
     const key = request.headers[IDEMPOTENCY_HEADER];
     if (key === undefined || !['POST', 'PATCH', 'PUT', 'DELETE'].includes(request.method))
       return next.handle();
@@ -65,9 +65,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
     }
     const caller = request.user?.sub ?? `ip:${request.ip}`;
-    const scope = sha256(
-      JSON.stringify([caller, request.method, request.baseUrl + request.path, key]),
-    );
+    const scope = sha256(JSON.stringify([caller, request.method, pathOf(request.url), key]));
     const requestHash = sha256(
       JSON.stringify([canonical(request.body ?? null), canonical(request.query ?? {})]),
     );
@@ -78,13 +76,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
     scope: string,
     requestHash: string,
     request: IdempotentRequest,
-    response: Response,
+    response: FastifyReply,
     next: CallHandler,
   ): Promise<unknown> {
     const replay = await this.claimOrReplay(scope, requestHash);
     if (replay) {
       this.metrics.idempotentReplay();
-      response.status(replay.status).setHeader('Idempotent-Replayed', 'true');
+      void response.status(replay.status).header('Idempotent-Replayed', 'true');
       return replay.body;
     }
     request.idempotencyScope = scope;
@@ -182,4 +180,10 @@ export function Idempotent(): MethodDecorator {
         'Still running: 409 IDEMPOTENCY_KEY_IN_USE. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.',
     }),
   );
+}
+
+/** The path as the client sent it, without the query (which the request hash covers). */
+function pathOf(url: string): string {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
 }

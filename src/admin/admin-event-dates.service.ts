@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { dateKeyToIso, iso, todayKey } from '../common/time';
 import { RegistrationRepository } from '../registrations/registration.repository';
@@ -66,6 +67,7 @@ export class AdminEventDatesService {
     private readonly registrations: RegistrationRepository,
     private readonly registrationService: RegistrationService,
     private readonly admin: AdminRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   async list(
@@ -180,7 +182,10 @@ export class AdminEventDatesService {
    */
   async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
     await this.mustFindDate(eventDateId);
-    return this.admin.updateSettings(eventDateId, patch);
+    const settings = await this.admin.updateSettings(eventDateId, patch);
+    // the date's public view shows the unit and whether its waitlist is open
+    this.events.emit({ type: 'availability', eventDateId, at: new Date() });
+    return settings;
   }
 
   async stats(eventDateId: number, now: Date = new Date()): Promise<DateStats> {

@@ -41,6 +41,7 @@ export interface AppConfig {
   /** largest request body accepted, in bytes */
   bodyLimit: number;
   logLevel: string;
+  /** how long a date's in-process availability copy may be served; 0 turns the copy off */
   scheduleCacheMs: number;
 }
 
@@ -181,7 +182,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .filter(Boolean),
     bodyLimit: bytes(env, 'BODY_LIMIT', 16 * 1024, 1024 * 1024),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
-    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
+    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 1000, 0, 60_000),
   };
 }
 

@@ -131,7 +131,9 @@ describe('configuration (loadConfig)', () => {
       { RATE_LIMIT_READS_PER_MINUTE: 'lots' },
       'RATE_LIMIT_READS_PER_MINUTE',
     ],
-    ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '5000' }, 'SCHEDULE_CACHE_MS'],
+    ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '600000' }, 'SCHEDULE_CACHE_MS'],
+    ['BODY_LIMIT not a size', { BODY_LIMIT: 'big' }, 'BODY_LIMIT'],
+    ['BODY_LIMIT above a megabyte', { BODY_LIMIT: '2mb' }, 'BODY_LIMIT'],
   ];
 
   it.each(cases)('refuses %s, naming the variable', (_label, env, variable) => {
@@ -140,6 +142,13 @@ describe('configuration (loadConfig)', () => {
     const error = problemWith(withSecret);
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
+  });
+
+  it('reads sizes and the copy expiry, with their defaults', () => {
+    const base = { JWT_SECRET: SECRET };
+    expect(loadConfig(base)).toMatchObject({ bodyLimit: 16 * 1024, scheduleCacheMs: 1000 });
+    expect(loadConfig({ ...base, BODY_LIMIT: '64kb' }).bodyLimit).toBe(64 * 1024);
+    expect(loadConfig({ ...base, BODY_LIMIT: '2048' }).bodyLimit).toBe(2048);
   });
 
   it('allows FAILPOINTS outside production', () => {

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 // The environment, validated once into a typed object. Every variable is documented in .env.example.
 export interface DbUrl {
@@ -43,6 +44,8 @@ export interface AppConfig {
   logLevel: string;
   /** how long a date's in-process availability copy may be served; 0 turns the copy off */
   scheduleCacheMs: number;
+  /** worker processes (node:cluster); 1 runs the server in this process */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +121,14 @@ function bytes(env: Env, name: string, fallback: number, max: number): number {
   return value;
 }
 
+// WEB_CONCURRENCY is the name Heroku, Render and others set to the cores a dyno has; "auto" is
+// one worker per core the process may use, 1 (the default) a single process without cluster.
+function workerCount(env: Env): number {
+  const raw = text(env, 'WEB_CONCURRENCY') ?? '1';
+  if (raw.toLowerCase() === 'auto') return availableParallelism();
+  return integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
   const secret = text(env, 'JWT_SECRET');
@@ -138,6 +149,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const failpoints = (text(env, 'FAILPOINTS') ?? '').split(',').filter((f) => f !== '');
   if (failpoints.length > 0 && nodeEnv === 'production') {
     throw new ConfigError('FAILPOINTS', 'is for tests only and refused when NODE_ENV=production');
+  }
+  const workers = workerCount(env);
+  if (workers > 1 && url(env, 'REDIS_URL') === undefined) {
+    // without Redis, workers would not share rate limits, date changes or real-time rooms
+    throw new ConfigError('WEB_CONCURRENCY', 'above 1 needs REDIS_URL');
   }
   return {
     nodeEnv,
@@ -183,6 +199,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimit: bytes(env, 'BODY_LIMIT', 16 * 1024, 1024 * 1024),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 1000, 0, 60_000),
+    workers,
   };
 }
 

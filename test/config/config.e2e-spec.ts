@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -134,6 +135,8 @@ describe('configuration (loadConfig)', () => {
     ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '600000' }, 'SCHEDULE_CACHE_MS'],
     ['BODY_LIMIT not a size', { BODY_LIMIT: 'big' }, 'BODY_LIMIT'],
     ['BODY_LIMIT above a megabyte', { BODY_LIMIT: '2mb' }, 'BODY_LIMIT'],
+    ['WEB_CONCURRENCY not a number', { WEB_CONCURRENCY: 'many' }, 'WEB_CONCURRENCY'],
+    ['WEB_CONCURRENCY above 1 without Redis', { WEB_CONCURRENCY: '2' }, 'WEB_CONCURRENCY'],
   ];
 
   it.each(cases)('refuses %s, naming the variable', (_label, env, variable) => {
@@ -149,6 +152,10 @@ describe('configuration (loadConfig)', () => {
     expect(loadConfig(base)).toMatchObject({ bodyLimit: 16 * 1024, scheduleCacheMs: 1000 });
     expect(loadConfig({ ...base, BODY_LIMIT: '64kb' }).bodyLimit).toBe(64 * 1024);
     expect(loadConfig({ ...base, BODY_LIMIT: '2048' }).bodyLimit).toBe(2048);
+    expect(loadConfig(base).workers).toBe(1);
+    const redis = { ...base, REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig({ ...redis, WEB_CONCURRENCY: '3' }).workers).toBe(3);
+    expect(loadConfig({ ...redis, WEB_CONCURRENCY: 'auto' }).workers).toBe(availableParallelism());
   });
 
   it('allows FAILPOINTS outside production', () => {

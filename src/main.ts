@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   const { APP_CONFIG } = await import('./config/app-config');
   const app = await createApp();
   const config = app.get<ReturnType<typeof loadConfig>>(APP_CONFIG);
-  await app.listen(config.port);
+  // every interface, as Express did: Fastify alone listens on localhost, useless in a container
+  await app.listen(config.port, '0.0.0.0');
 
   // SIGTERM/SIGINT: stop accepting connections, let in-flight requests (and their sagas) finish,
   // stop the background loops, close both pools, exit 0. A drain that hangs is cut after 25 s.

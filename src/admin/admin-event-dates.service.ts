@@ -2,6 +2,7 @@ import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
 import { dateKeyToIso, todayKey } from '../common/time';
 import { SettingsPatch } from '../registrations/date-settings.repository';
@@ -69,6 +70,7 @@ export class AdminEventDatesService {
     private readonly registrationService: RegistrationService,
     private readonly admin: AdminRepository,
     private readonly waitlists: WaitlistRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   async list(
@@ -183,7 +185,10 @@ export class AdminEventDatesService {
    */
   async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
     await this.mustFindDate(eventDateId);
-    return this.admin.updateSettings(eventDateId, patch);
+    const settings = await this.admin.updateSettings(eventDateId, patch);
+    // the date's public view shows the unit and whether its waitlist is open
+    this.events.emit({ type: 'availability', eventDateId, at: new Date() });
+    return settings;
   }
 
   async stats(eventDateId: number, now: Date = new Date()): Promise<DateStats> {

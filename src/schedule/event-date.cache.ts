@@ -73,9 +73,9 @@ export class EventDateCache implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.subscription.unsubscribe();
     await Promise.all(
-      [this.publisher, this.subscriber].map(async (client) => {
-        if (client?.isOpen) await client.close().catch(() => client.destroy());
-      }),
+      [this.publisher, this.subscriber]
+        .filter((client): client is RedisClient => client !== undefined)
+        .map(quit),
     );
   }
 
@@ -139,4 +139,28 @@ function connect(url: string, role: 'publish' | 'subscribe', logger: Logger) {
   });
   client.connect().catch(() => undefined);
   return client;
+}
+
+/**
+ * Closes a client without ever hanging shutdown: one still connecting (Redis unreachable) would
+ * wait for ever to send its queued SUBSCRIBE, so it is dropped at once; a connected one gets a
+ * second to finish its last commands, then is dropped too.
+ */
+async function quit(client: RedisClient): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), 1000);
+  });
+  const closed = client.close().then(
+    () => 'closed' as const,
+    () => 'late' as const,
+  );
+  const outcome = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (outcome === 'late' && client.isOpen) client.destroy();
 }

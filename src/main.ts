@@ -12,6 +12,8 @@ function supervise(workers: number): void {
   let stopping = false;
   const log = (msg: string) => console.log(JSON.stringify({ level: 'info', msg }));
   for (let i = 0; i < workers; i++) cluster.fork();
+  // the port answers once one worker listens; this says when each one takes its share
+  cluster.on('listening', (worker) => log(`worker ${worker.process.pid} listening`));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);

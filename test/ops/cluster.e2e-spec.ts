@@ -25,6 +25,8 @@ describe('cluster workers (WEB_CONCURRENCY)', () => {
     const pid = server.child.pid as number;
     const first = await workersOf(pid, 2);
     expect(first).toHaveLength(2);
+    // ready means one worker listens; the kill below must leave a listening one behind
+    await listening(server, first);
     for (let i = 0; i < 4; i++) {
       const res = await fetch(`${server.url}/api/v1/event-dates/${s.dateId}`, {
         headers: { connection: 'close' },
@@ -43,6 +45,15 @@ describe('cluster workers (WEB_CONCURRENCY)', () => {
     expect(await server.kill('SIGTERM')).toBe(0);
   });
 });
+
+/** Waits until the supervisor has logged each of these workers as listening. */
+async function listening(server: ServerProcess, pids: number[]): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (pids.every((pid) => server.output().includes(`worker ${pid} listening`))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`workers ${pids.join(', ')} not all listening:\n${server.output()}`);
+}
 
 /** The supervisor's worker pids once there are `count` of them (none of them `gone`). */
 async function workersOf(pid: number, count: number, gone?: number): Promise<number[]> {

@@ -499,7 +499,8 @@ async function main() {
     BENCH_EXPERIMENTS: opts.experiments.join(','),
     ...opts.serverEnv,
   };
-  delete baseEnv.REDIS_URL;
+  // one instance runs without Redis unless --env REDIS_URL=... asks for it (WEB_CONCURRENCY > 1)
+  if (!('REDIS_URL' in opts.serverEnv)) delete baseEnv.REDIS_URL;
 
   const runScenario = async (name, fn) => {
     if (!opts.only.has(name) || abort.aborted) return;

@@ -66,9 +66,42 @@ if (process.channel) {
     );
   }
 
+  // WEB_CONCURRENCY > 1: this process is the cluster's supervisor and sends no statement; the
+  // counts are the sum of every worker's (each worker preloads this hook too)
+  const cluster = require('node:cluster');
+  const workerCounts = () =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise((resolve) => {
+            const onMessage = (reply) => {
+              if (!reply?.benchCounts) return;
+              worker.off('message', onMessage);
+              resolve(reply.benchCounts);
+            };
+            worker.on('message', onMessage);
+            worker.send({ benchCount: 'read' });
+          }),
+      ),
+    );
+  const sumCounts = (all) => {
+    const total = {};
+    for (const one of all)
+      for (const [db, byKeyword] of Object.entries(one))
+        for (const [keyword, n] of Object.entries(byKeyword)) {
+          total[db] ??= {};
+          total[db][keyword] = (total[db][keyword] ?? 0) + n;
+        }
+    return total;
+  };
+
   process.on('message', (msg) => {
     if (msg?.benchCount === 'read') {
-      process.send({ benchCounts: counts });
+      if (cluster.isPrimary && Object.keys(cluster.workers ?? {}).length > 0) {
+        workerCounts().then((all) => process.send({ benchCounts: sumCounts([counts, ...all]) }));
+      } else {
+        process.send({ benchCounts: counts });
+      }
     } else if (msg?.benchMemory) {
       // where the RSS is: V8 heap or outside it, before and after a full collection
       const mb = (m) =>

@@ -22,7 +22,34 @@ function freePort() {
   });
 }
 
-function rssMb(pid) {
+// The process and its children (the workers when WEB_CONCURRENCY > 1).
+function tree(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+    return [pid, ...children.flatMap(tree)];
+  } catch {
+    return [pid];
+  }
+}
+
+function rssMb(root) {
+  const all = tree(root).map(rssMbOf);
+  return all[0] === null ? null : all.reduce((sum, mb) => sum + (mb ?? 0), 0);
+}
+
+function cpuMs(root) {
+  const all = tree(root).map(cpuMsOf);
+  if (all[0] === null) return null;
+  return all.reduce(
+    (sum, cpu) => ({ user: sum.user + (cpu?.user ?? 0), system: sum.system + (cpu?.system ?? 0) }),
+    { user: 0, system: 0 },
+  );
+}
+
+function rssMbOf(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
@@ -36,7 +63,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // CPU time (user and system) a process has used so far, in ms: robust to a noisy machine where
 // wall-clock figures are not.
-function cpuMs(pid) {
+function cpuMsOf(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -228,7 +228,10 @@ export class AdminEventDatesService {
    */
   async updateSettings(eventDateId: number, patch: SettingsPatch): Promise<DateSettings> {
     await this.mustFindDate(eventDateId);
-    return this.admin.updateSettings(eventDateId, patch);
+    const settings = await this.admin.updateSettings(eventDateId, patch);
+    // the date's public view shows the unit and whether its waitlist is open
+    this.events.emit({ type: 'availability', eventDateId, at: new Date() });
+    return settings;
   }
 
   async stats(eventDateId: number, now: Date = new Date()): Promise<DateStats> {

@@ -7,7 +7,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
@@ -178,7 +178,7 @@ export class AdminRegistrationsController {
     @Req() request: IdempotentRequest,
     @Param('id') id: string,
     @Body() body: CheckInDto,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ): Promise<RegistrationView> {
     const result = await this.registrations.checkIn(
       pathIdOrNotFound(id, notFound),
@@ -188,7 +188,7 @@ export class AdminRegistrationsController {
       },
       staffActor(user, request),
     );
-    response.setHeader(ALREADY_CHECKED_IN_HEADER, String(result.alreadyCheckedIn));
+    void response.header(ALREADY_CHECKED_IN_HEADER, String(result.alreadyCheckedIn));
     return result.registration;
   }
 

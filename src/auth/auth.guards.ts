@@ -2,25 +2,37 @@ import {
   applyDecorators,
   CanActivate,
   ExecutionContext,
+  Inject,
   Injectable,
   SetMetadata,
   UseGuards,
   createParamDecorator,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrors } from '../openapi/api-errors';
 import { AuthUser, isStaff } from './auth-user';
+import { bearerUser } from './bearer-token';
 
 @Injectable()
-export class JwtAuthGuard extends AuthGuard('jwt') {
-  override handleRequest<T>(error: unknown, user: T): T {
+export class JwtAuthGuard implements CanActivate {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<WithUser>();
+    const user = bearerUser(request, this.config);
     // one answer for every bad token: nothing that tells an attacker what was wrong
-    if (error || !user) throw new DomainError('UNAUTHENTICATED', 'Authentication is required');
-    return user;
+    if (!user) throw new DomainError('UNAUTHENTICATED', 'Authentication is required');
+    request.user = { sub: user.sub, roles: user.roles };
+    return true;
   }
+}
+
+interface WithUser {
+  headers: Record<string, string | string[] | undefined>;
+  user?: AuthUser;
 }
 
 const STAFF_ONLY = 'staffOnly';

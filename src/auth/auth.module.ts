@@ -1,11 +1,8 @@
 import { Module } from '@nestjs/common';
-import { PassportModule } from '@nestjs/passport';
-import { JwtStrategy } from './jwt.strategy';
-import { StaffGuard } from './auth.guards';
+import { JwtAuthGuard, StaffGuard } from './auth.guards';
 
 @Module({
-  imports: [PassportModule],
-  providers: [JwtStrategy, StaffGuard],
-  exports: [StaffGuard],
+  providers: [JwtAuthGuard, StaffGuard],
+  exports: [JwtAuthGuard, StaffGuard],
 })
 export class AuthModule {}

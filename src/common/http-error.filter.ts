@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorBody, ErrorCode, errorBody } from './domain-error';
 
 // The single place where failures become HTTP. Anything that is not a DomainError or a
@@ -11,24 +11,21 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
-    const response = host.switchToHttp().getResponse<Response>();
-    const request = host.switchToHttp().getRequest<Request & { id?: unknown }>();
-    if (response.headersSent) return;
+    const response = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    if (response.sent) return;
     const domain = toDomainError(exception);
     if (domain) {
       const body = errorBody(domain);
       if ((domain as { replayed?: boolean }).replayed)
-        response.setHeader('Idempotent-Replayed', 'true');
+        response.header('Idempotent-Replayed', 'true');
       if (domain.retryAfterSeconds !== undefined) {
-        response.setHeader('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
+        response.header('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
       }
-      response.status(body.statusCode).json(body);
+      void response.status(body.statusCode).send(body);
       return;
     }
-    const requestId =
-      typeof request.id === 'string' || typeof request.id === 'number'
-        ? String(request.id)
-        : undefined;
+    const requestId = requestIdOf(request);
     this.logger.error(
       { err: exception, requestId },
       exception instanceof Error ? exception.stack : String(exception),
@@ -39,14 +36,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       message: 'Internal error',
       requestId,
     };
-    response.status(500).json(body);
+    void response.status(500).send(body);
   }
-}
-
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  expose?: boolean;
 }
 
 function toDomainError(exception: unknown): DomainError | undefined {
@@ -63,18 +54,6 @@ function toDomainError(exception: unknown): DomainError | undefined {
     const message =
       code === 'VALIDATION_FAILED' ? 'The request is not valid' : messageOf(exception);
     return new DomainError(code, message, { details: validationDetails(exception) });
-  }
-  // body-parser errors (malformed JSON, too large, bad charset, corrupt gzip) arrive as plain
-  // http-errors: a `type`, or at least `expose` (set on every 4xx they create)
-  const parserError = exception as BodyParserError;
-  const isParserError = typeof parserError?.type === 'string' || parserError?.expose === true;
-  if (isParserError && typeof parserError.status === 'number') {
-    if (parserError.status === 413) {
-      return new DomainError('PAYLOAD_TOO_LARGE', 'The request body is too large');
-    }
-    if (parserError.status >= 400 && parserError.status < 500) {
-      return new DomainError('VALIDATION_FAILED', 'The request body could not be read');
-    }
   }
   return undefined;
 }
@@ -108,6 +87,8 @@ function messageOf(exception: HttpException): string {
       return 'You may not do this';
     case 404:
       return 'No such route';
+    case 413:
+      return 'The request body is too large';
     default:
       return exception.message;
   }
@@ -121,4 +102,10 @@ function validationDetails(exception: HttpException): unknown {
     return Array.isArray(message) ? message.slice(0, 20) : undefined;
   }
   return undefined;
+}
+
+/** The id sent back as X-Request-Id and logged by pino. */
+function requestIdOf(request: FastifyRequest | undefined): string | undefined {
+  const id: unknown = request?.id;
+  return typeof id === 'string' ? id : undefined;
 }

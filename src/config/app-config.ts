@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 // The environment, validated once into a typed object. Every variable is documented in .env.example.
 export interface DbUrl {
@@ -40,11 +41,15 @@ export interface AppConfig {
   };
   rateLimit: { writesPerMinute: number; readsPerMinute: number };
   corsOrigins: string[];
-  bodyLimit: string;
+  /** largest request body accepted, in bytes */
+  bodyLimit: number;
   logLevel: string;
   /** json lines for machines (the default), or pretty for a person at a terminal (npm run demo) */
   logFormat: 'json' | 'pretty';
+  /** how long a date's in-process availability copy may be served; 0 turns the copy off */
   scheduleCacheMs: number;
+  /** worker processes (node:cluster); 1 runs the server in this process */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +151,27 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A size like 16kb, 1mb or 2048 (bytes), at most `max` bytes. */
+function bytes(env: Env, name: string, fallback: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const match = /^(\d{1,9})\s*(b|kb|mb)?$/i.exec(raw);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(match?.[2] ?? 'b').toLowerCase() as 'b'];
+  const value = match ? Number(match[1]) * unit : NaN;
+  if (!(value >= 1 && value <= max)) {
+    throw new ConfigError(name, `must be a size such as 16kb, at most ${max} bytes, got "${raw}"`);
+  }
+  return value;
+}
+
+// WEB_CONCURRENCY is the name Heroku, Render and others set to the cores a dyno has; "auto" is
+// one worker per core the process may use, 1 (the default) a single process without cluster.
+function workerCount(env: Env): number {
+  const raw = text(env, 'WEB_CONCURRENCY') ?? '1';
+  if (raw.toLowerCase() === 'auto') return availableParallelism();
+  return integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
+}
+
 function jwtConfig(env: Env): AppConfig['jwt'] {
   const secret = text(env, 'JWT_SECRET');
   const publicKey = text(env, 'JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
@@ -194,6 +220,11 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): A
   if (failpoints.length > 0 && nodeEnv === 'production') {
     throw new ConfigError('FAILPOINTS', 'is for tests only and refused when NODE_ENV=production');
   }
+  const workers = workerCount(env);
+  if (workers > 1 && url(env, 'REDIS_URL') === undefined) {
+    // without Redis, workers would not share rate limits, date changes or real-time rooms
+    throw new ConfigError('WEB_CONCURRENCY', 'above 1 needs REDIS_URL');
+  }
   const config: Omit<AppConfig, 'jwt'> = {
     nodeEnv,
     port: integer(env, 'PORT', 3000, 0, 65535),
@@ -222,10 +253,11 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): A
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean),
-    bodyLimit: text(env, 'BODY_LIMIT') ?? '16kb',
+    bodyLimit: bytes(env, 'BODY_LIMIT', 16 * 1024, 1024 * 1024),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     logFormat: logFormat(env),
-    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 0, 0, 1000),
+    scheduleCacheMs: integer(env, 'SCHEDULE_CACHE_MS', 1000, 0, 60_000),
+    workers,
   };
   if (jwt !== undefined) return { ...config, jwt };
   let checked: AppConfig['jwt'] | undefined;

@@ -87,7 +87,8 @@ async function main(): Promise<void> {
 
   const { createApp } = await import('../bootstrap');
   const app = await createApp();
-  await app.listen(config.port);
+  // every interface, as Express did: Fastify alone listens on localhost, useless in a container
+  await app.listen(config.port, '0.0.0.0');
   const base = `http://localhost:${config.port}`;
   const participant = mintDevToken(config, 'demo-participant', ['participant']);
   const staff = mintDevToken(config, 'demo-staff', ['staff']);

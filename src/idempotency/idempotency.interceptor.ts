@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
 import { DomainError, httpStatusOf } from '../common/domain-error';
@@ -15,7 +15,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** How long a key stays "in use" after its request stopped renewing it (died). */
 const KEY_LEASE_SECONDS = 10;
 
-export interface IdempotentRequest extends Request {
+export interface IdempotentRequest extends FastifyRequest {
   user?: AuthUser;
   idempotencyScope?: string;
 }
@@ -63,7 +63,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<IdempotentRequest>();
-    const response = context.switchToHttp().getResponse<Response>();
+    const response = context.switchToHttp().getResponse<FastifyReply>();
     const key = request.headers[IDEMPOTENCY_HEADER];
     if (key === undefined || !['POST', 'PATCH', 'PUT', 'DELETE'].includes(request.method))
       return next.handle();
@@ -74,9 +74,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
     }
     const caller = request.user?.sub ?? `ip:${request.ip}`;
-    const scope = sha256(
-      JSON.stringify([caller, request.method, request.baseUrl + request.path, key]),
-    );
+    const scope = sha256(JSON.stringify([caller, request.method, pathOf(request.url), key]));
     const requestHash = sha256(
       JSON.stringify([canonical(request.body ?? null), canonical(request.query ?? {})]),
     );
@@ -87,13 +85,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
     scope: string,
     requestHash: string,
     request: IdempotentRequest,
-    response: Response,
+    response: FastifyReply,
     next: CallHandler,
   ): Promise<unknown> {
     const replay = await this.claimOrReplay(scope, requestHash);
     if (replay) {
       this.metrics.idempotentReplay();
-      response.status(replay.status).setHeader('Idempotent-Replayed', 'true');
+      void response.status(replay.status).header('Idempotent-Replayed', 'true');
       return replay.body;
     }
     request.idempotencyScope = scope;
@@ -205,3 +203,9 @@ function domainFromJson(body: unknown, replayed = false): DomainError {
 export const IDEMPOTENCY_HEADER_DOC =
   'Optional. Same key and body: the first answer is replayed (Idempotent-Replayed: true). ' +
   'Still running: 409 IDEMPOTENCY_KEY_IN_USE with Retry-After. Other body: 422 IDEMPOTENCY_KEY_REUSED. Kept 48 hours.';
+
+/** The path as the client sent it, without the query (which the request hash covers). */
+function pathOf(url: string): string {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
+}

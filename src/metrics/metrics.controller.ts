@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { MetricsService } from './metrics.service';
 
 @ApiExcludeController()
@@ -12,8 +12,9 @@ export class MetricsController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
-  async scrape(@Res() response: Response): Promise<void> {
+  async scrape(@Res({ passthrough: true }) response: FastifyReply): Promise<string> {
     const { contentType, body } = await this.metrics.scrape();
-    response.type(contentType).send(body);
+    void response.type(contentType);
+    return body;
   }
 }

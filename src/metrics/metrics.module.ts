@@ -1,19 +1,13 @@
-import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
-import { ALL_ROUTES, HttpMetricsMiddleware } from './http-metrics.middleware';
+import { Global, Module } from '@nestjs/common';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
-// Global so any feature can inject MetricsService without importing this module.
+// Global so any feature can inject MetricsService without importing this module. The HTTP
+// timings come from a Fastify hook (http-metrics.hook.ts) that bootstrap registers.
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [MetricsService, HttpMetricsMiddleware],
+  providers: [MetricsService],
   exports: [MetricsService],
 })
-export class MetricsModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(HttpMetricsMiddleware)
-      .forRoutes({ path: ALL_ROUTES, method: RequestMethod.ALL });
-  }
-}
+export class MetricsModule {}

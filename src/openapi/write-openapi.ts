@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 
 // Writes openapi.json from the routes and DTOs, without connecting to anything: the app is
 // created in preview mode, so no provider (and no DataSource) is instantiated.
@@ -27,7 +28,7 @@ export async function renderOpenApi(): Promise<string> {
   process.env.JWT_SECRET ??= 'openapi-placeholder-secret-not-used';
   const { AppModule } = await import('../app.module');
   const { buildOpenApiDocument } = await import('./swagger');
-  const app = await NestFactory.create(AppModule, {
+  const app = await NestFactory.create(AppModule, new FastifyAdapter(), {
     preview: true,
     logger: false,
     abortOnError: false,

@@ -23,7 +23,14 @@ export class RedisIoAdapter extends IoAdapter {
   override createIOServer(port: number, options?: ServerOptions): Server {
     const cors =
       this.config.corsOrigins.length > 0 ? { origin: this.config.corsOrigins } : undefined;
-    const server = super.createIOServer(port, { ...options, ...(cors ? { cors } : {}) }) as Server;
+    // node:cluster hands each HTTP request to any worker, so long-polling (several requests per
+    // session) cannot work across workers: with more than one, clients must use WebSocket
+    const transports = this.config.workers > 1 ? { transports: ['websocket' as const] } : {};
+    const server = super.createIOServer(port, {
+      ...options,
+      ...(cors ? { cors } : {}),
+      ...transports,
+    }) as Server;
     if (this.config.redisUrl !== undefined) {
       const pub = this.connect(this.config.redisUrl);
       const sub = this.connect(this.config.redisUrl);

@@ -1,9 +1,9 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { publicIdOrNotFound } from '../common/ids';
-import { Page } from '../common/paging';
-import { EventDateCache } from './event-date.cache';
-import { EventDateView, EventPage, EventView, EventsQuery } from './schedule.dto';
+import { copyOf, EventDateCache, EventDateCopy, notModified } from './event-date.cache';
+import { EventDateView, EventPage, EventsQuery } from './schedule.dto';
 import { eventDateNotFound, ScheduleService } from './schedule.service';
 import { ApiErrors } from '../openapi/api-errors';
 
@@ -21,8 +21,12 @@ export class ScheduleController {
   })
   @ApiOkResponse({ type: EventPage })
   @ApiErrors({ VALIDATION_FAILED: 'a bad date, range or paging parameter, or an unknown one' })
-  listEvents(@Query() query: EventsQuery): Promise<Page<EventView>> {
-    return this.schedule.listEvents(query);
+  async listEvents(
+    @Query() query: EventsQuery,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    answer(copyOf(await this.schedule.listEvents(query)), ifNoneMatch, reply);
   }
 
   @Get('event-dates/:id')
@@ -33,7 +37,24 @@ export class ScheduleController {
   @ApiParam({ name: 'id', example: 12 })
   @ApiOkResponse({ type: EventDateView })
   @ApiErrors({ EVENT_DATE_NOT_FOUND: 'unknown, inactive or unpublished' })
-  getEventDate(@Param('id') id: string): Promise<EventDateView> {
-    return this.eventDates.get(publicIdOrNotFound(id, eventDateNotFound));
+  async getEventDate(
+    @Param('id') id: string,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const copy = await this.eventDates.get(publicIdOrNotFound(id, eventDateNotFound));
+    answer(copy, ifNoneMatch, reply);
   }
+}
+
+// Polling clients send the ETag back in If-None-Match and get a bodiless 304 while nothing
+// changed. no-cache: a cache may keep the answer but must ask again before using it.
+// The copy's JSON is sent as it is: serialised once per copy, not once per reader.
+function answer(copy: EventDateCopy, ifNoneMatch: string | undefined, reply: FastifyReply): void {
+  void reply.header('ETag', copy.etag).header('Cache-Control', 'no-cache');
+  if (notModified(ifNoneMatch, copy.etag)) {
+    void reply.status(304).send();
+    return;
+  }
+  void reply.status(200).type('application/json; charset=utf-8').send(copy.json);
 }

@@ -5,7 +5,7 @@ import {
   isBadText,
   MAX_ARRAY_LENGTH,
   MAX_BODY_DEPTH,
-  verifyUtf8Body,
+  utf8,
 } from './hostile-input';
 
 const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
@@ -50,10 +50,10 @@ describe('hostile input checks', () => {
     }
   });
 
-  it('refuses a body that is not valid UTF-8, with a 400 body-parser understands', () => {
-    expect(() => verifyUtf8Body(undefined, undefined, Buffer.from('{"a":"José"}'))).not.toThrow();
-    expect(() => verifyUtf8Body(undefined, undefined, Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(
-      expect.objectContaining({ status: 400 }),
+  it('refuses a body that is not valid UTF-8 as VALIDATION_FAILED', () => {
+    expect(utf8(Buffer.from('{"a":"José"}'))).toBe('{"a":"José"}');
+    expect(() => utf8(Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
     );
   });
 });

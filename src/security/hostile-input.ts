@@ -1,4 +1,6 @@
-import type { NextFunction, Request, Response } from 'express';
+import { parse as parseQuery } from 'node:querystring';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/domain-error';
 
 // Refuses, before any route runs, input that no DTO should have to think about: text that is
@@ -89,28 +91,119 @@ export function checkBody(body: unknown): void {
   }
 }
 
-/** Express middleware; mounted after the body parsers so it sees the parsed body. */
-export function hostileInputMiddleware(req: Request, _res: Response, next: NextFunction): void {
-  try {
-    checkUrl(req.originalUrl);
-    // body-parser leaves req.body undefined when there was no body it could parse
-    if (req.body !== undefined && WRITE_METHODS.has(req.method)) checkBody(req.body);
-    next();
-  } catch (error) {
-    next(error);
-  }
+/**
+ * Fastify hooks: the URL is checked as the request arrives (also for routes that do not exist),
+ * the body once it is parsed, both before any guard or route runs.
+ */
+export function registerHostileInputChecks(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
+    try {
+      checkUrl(request.raw.url ?? '/');
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+  fastify.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done) => {
+    try {
+      // the parsers leave the body undefined when the request had none
+      if (request.body !== undefined && WRITE_METHODS.has(request.method)) checkBody(request.body);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
 }
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** body-parser `verify` hook: a body that is not valid UTF-8 is refused, not silently repaired. */
-export function verifyUtf8Body(_req: unknown, _res: unknown, body: Buffer): void {
-  try {
-    fatalUtf8.decode(body);
-  } catch {
-    throw Object.assign(new Error('The request body is not valid UTF-8'), {
-      status: 400,
-      type: 'entity.verify.failed',
+class UnreadableBodyError extends DomainError {
+  constructor(problem: string) {
+    super('VALIDATION_FAILED', 'The request body could not be read', {
+      details: [{ field: 'body', problems: [problem] }],
     });
   }
+}
+
+/** Bytes that are not valid UTF-8 are refused, not silently repaired. */
+export function utf8(body: Buffer): string {
+  try {
+    return fatalUtf8.decode(body);
+  } catch {
+    throw new UnreadableBodyError('is not valid UTF-8');
+  }
+}
+
+const INFLATE: Record<string, ((body: Buffer, limit: number) => Buffer) | undefined> = {
+  identity: (body) => body,
+  gzip: (body, limit) => gunzipSync(body, { maxOutputLength: limit }),
+  deflate: (body, limit) => inflateSync(body, { maxOutputLength: limit }),
+  br: (body, limit) => brotliDecompressSync(body, { maxOutputLength: limit }),
+};
+
+/**
+ * The body's text: compressed bodies (gzip, deflate, br) are inflated to at most `limit` bytes,
+ * so a bomb small on the wire is a 413 like any other large body; a charset other than UTF-8, an
+ * unknown encoding or corrupt compressed data is a 400.
+ */
+export function bodyText(request: FastifyRequest, body: Buffer, limit: number): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '');
+  if (charset && !/^utf-?8$/i.test(charset[1])) {
+    throw new UnreadableBodyError(`has charset ${charset[1]}; only utf-8 is read`);
+  }
+  const encoding = String(request.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
+  const inflate = INFLATE[encoding];
+  if (!inflate) throw new UnreadableBodyError(`has an unsupported content encoding`);
+  let raw: Buffer;
+  try {
+    raw = inflate(body, limit);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DomainError('PAYLOAD_TOO_LARGE', 'The request body is too large');
+    }
+    throw new UnreadableBodyError(`is not valid ${encoding} data`);
+  }
+  return utf8(raw);
+}
+
+/**
+ * The only bodies this API reads: JSON and (as Express's extended: false did) flat urlencoded
+ * forms, each at most `limit` bytes. Any other media type is a 415 before a route runs.
+ */
+export function registerBodyParsers(fastify: FastifyInstance, limit: number): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: limit },
+    (
+      request: FastifyRequest,
+      body: Buffer,
+      done: (error: Error | null, body?: unknown) => void,
+    ) => {
+      try {
+        const text = bodyText(request, body, limit);
+        // an empty body reads as {} (as body-parser did), so DTO validation names what is missing
+        done(null, text.trim() === '' ? {} : (JSON.parse(text) as unknown));
+      } catch (error) {
+        done(error instanceof DomainError ? error : new UnreadableBodyError('is not valid JSON'));
+      }
+    },
+  );
+  fastify.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer', bodyLimit: limit },
+    (
+      request: FastifyRequest,
+      body: Buffer,
+      done: (error: Error | null, body?: unknown) => void,
+    ) => {
+      try {
+        done(null, { ...parseQuery(bodyText(request, body, limit)) });
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  );
 }

@@ -1,4 +1,4 @@
-import { verificationKey } from '../auth/verification-key';
+import { bearerUser } from '../auth/bearer-token';
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
@@ -9,8 +9,7 @@ import {
   ThrottlerModuleOptions,
   ThrottlerStorage,
 } from '@nestjs/throttler';
-import type { Request } from 'express';
-import { verify } from 'jsonwebtoken';
+import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
@@ -24,6 +23,11 @@ export function isRateLimitedPath(path: string): boolean {
   return !UNLIMITED_PATHS.test(path);
 }
 
+function pathOf(url: string): string {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
+}
+
 export function isWrite(method: string): boolean {
   return WRITE_METHODS.has(method.toUpperCase());
 }
@@ -31,8 +35,8 @@ export function isWrite(method: string): boolean {
 // Writes are counted per account (the verified token's sub), reads per account too when signed
 // in, and per client address otherwise. One bucket per account covers every route, so a client
 // cannot spread a flood over routes. A request whose token does not verify counts against its
-// address: forging tokens buys nothing. Global guards run before the routes' auth guards,
-// which is why the token is verified here as well.
+// address: forging tokens buys nothing. Global guards run before the routes' auth guards; the
+// verified caller is remembered per request (bearerUser), so the signature is checked once.
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   constructor(
@@ -46,17 +50,17 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return Promise.resolve(true);
-    const request = context.switchToHttp().getRequest<Request>();
-    return Promise.resolve(!isRateLimitedPath(request.path));
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    return Promise.resolve(!isRateLimitedPath(pathOf(request.url)));
   }
 
   protected override async getTracker(request: Record<string, unknown>): Promise<string> {
-    const sub = this.verifiedSub(request as unknown as Request);
+    const sub = this.verifiedSub(request as unknown as FastifyRequest);
     return sub === undefined ? `address:${await super.getTracker(request)}` : `account:${sub}`;
   }
 
   protected override generateKey(context: ExecutionContext, tracker: string, name: string): string {
-    const method = context.switchToHttp().getRequest<Request>().method;
+    const method = context.switchToHttp().getRequest<FastifyRequest>().method;
     return `ft:rl:${name}:${isWrite(method) ? 'write' : 'read'}:${tracker}`;
   }
 
@@ -69,21 +73,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     });
   }
 
-  private verifiedSub(request: Request): string | undefined {
-    const header = request.headers.authorization;
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
-    try {
-      const claims = verify(header.slice(7).trim(), verificationKey(this.config.jwt), {
-        algorithms: [this.config.jwt.algorithm],
-        issuer: this.config.jwt.issuer,
-        audience: this.config.jwt.audience,
-      });
-      if (typeof claims === 'string' || typeof claims.sub !== 'string' || claims.sub === '')
-        return undefined;
-      return claims.sub;
-    } catch {
-      return undefined;
-    }
+  private verifiedSub(request: FastifyRequest): string | undefined {
+    return bearerUser(request, this.config)?.sub;
   }
 }
 
@@ -94,7 +85,7 @@ export function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
         name: 'default',
         ttl: RATE_WINDOW_MS,
         limit: (context: ExecutionContext) =>
-          isWrite(context.switchToHttp().getRequest<Request>().method)
+          isWrite(context.switchToHttp().getRequest<FastifyRequest>().method)
             ? config.rateLimit.writesPerMinute
             : config.rateLimit.readsPerMinute,
       },

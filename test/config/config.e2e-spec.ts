@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   allowDemoSecret,
@@ -149,7 +149,11 @@ describe('configuration (loadConfig)', () => {
       'RATE_LIMIT_READS_PER_MINUTE',
     ],
     ['LOG_FORMAT unknown', { LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
-    ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '5000' }, 'SCHEDULE_CACHE_MS'],
+    ['SCHEDULE_CACHE_MS above its maximum', { SCHEDULE_CACHE_MS: '600000' }, 'SCHEDULE_CACHE_MS'],
+    ['BODY_LIMIT not a size', { BODY_LIMIT: 'big' }, 'BODY_LIMIT'],
+    ['BODY_LIMIT above a megabyte', { BODY_LIMIT: '2mb' }, 'BODY_LIMIT'],
+    ['WEB_CONCURRENCY not a number', { WEB_CONCURRENCY: 'many' }, 'WEB_CONCURRENCY'],
+    ['WEB_CONCURRENCY above 1 without Redis', { WEB_CONCURRENCY: '2' }, 'WEB_CONCURRENCY'],
   ];
 
   it.each(cases)('refuses %s, naming the variable', (_label, env, variable) => {
@@ -180,6 +184,17 @@ describe('configuration (loadConfig)', () => {
   it('logs JSON lines unless LOG_FORMAT=pretty is asked for', () => {
     expect(loadConfig({ JWT_SECRET: SECRET }).logFormat).toBe('json');
     expect(loadConfig({ JWT_SECRET: SECRET, LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+  });
+
+  it('reads sizes and the copy expiry, with their defaults', () => {
+    const base = { JWT_SECRET: SECRET };
+    expect(loadConfig(base)).toMatchObject({ bodyLimit: 16 * 1024, scheduleCacheMs: 1000 });
+    expect(loadConfig({ ...base, BODY_LIMIT: '64kb' }).bodyLimit).toBe(64 * 1024);
+    expect(loadConfig({ ...base, BODY_LIMIT: '2048' }).bodyLimit).toBe(2048);
+    expect(loadConfig(base).workers).toBe(1);
+    const redis = { ...base, REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig({ ...redis, WEB_CONCURRENCY: '3' }).workers).toBe(3);
+    expect(loadConfig({ ...redis, WEB_CONCURRENCY: 'auto' }).workers).toBe(availableParallelism());
   });
 
   it('allows FAILPOINTS outside production', () => {

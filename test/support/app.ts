@@ -1,8 +1,8 @@
 import { Test } from '@nestjs/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
-import { configureApp } from '../../src/bootstrap';
+import { configureApp, fastifyAdapter } from '../../src/bootstrap';
 import { APP_CONFIG, AppConfig, loadConfig } from '../../src/config/app-config';
 import { createTestDatabases, TestDatabases } from './databases';
 import { seedDimTimes } from './schedule-fixture';
@@ -10,11 +10,11 @@ import { seedDimTimes } from './schedule-fixture';
 export const TEST_SECRET = 'test-secret-of-at-least-16-chars';
 
 export interface TestContext {
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   dbs: TestDatabases;
   config: AppConfig;
   /** the HTTP server for supertest */
-  http: ReturnType<NestExpressApplication['getHttpServer']>;
+  http: ReturnType<NestFastifyApplication['getHttpServer']>;
   close(): Promise<void>;
 }
 
@@ -47,12 +47,13 @@ export async function createTestApp(
     .overrideProvider(APP_CONFIG)
     .useValue(config)
     .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(fastifyAdapter(config), {
     bodyParser: false,
     logger: false,
   });
-  configureApp(app);
+  await configureApp(app);
   await app.init();
+  await app.getHttpAdapter().getInstance().ready();
   return {
     app,
     dbs: databases,

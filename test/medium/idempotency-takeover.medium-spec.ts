@@ -70,8 +70,7 @@ describe('IdempotencyInterceptor retry against a concurrent supersede (medium: r
       method: 'POST',
       headers: { 'idempotency-key': key },
       user: { sub: 'takeover-household', roles: [] },
-      baseUrl: '/api/v1/registrations',
-      path: '',
+      url: '/api/v1/registrations',
       body: { eventDateId: 1 },
       query: {},
       ip: '127.0.0.1',
@@ -82,7 +81,7 @@ describe('IdempotencyInterceptor retry against a concurrent supersede (medium: r
         this.statusCode = code;
         return this;
       },
-      setHeader() {
+      header() {
         return this;
       },
     };

@@ -1,25 +1,19 @@
 import { ExecutionContext } from '@nestjs/common';
-import { Test, TestingModule } from '@nestjs/testing';
+import { TestingModule } from '@nestjs/testing';
 import { createConnection, Connection } from 'mysql2/promise';
 import { from, lastValueFrom, Observable } from 'rxjs';
-import { CommonModule } from '../../src/common/common.module';
 import { DomainError } from '../../src/common/domain-error';
 import { Failpoints } from '../../src/common/failpoints';
-import { APP_CONFIG, AppConfig, loadConfig } from '../../src/config/app-config';
-import { AppConfigModule } from '../../src/config/config.module';
-import { DatabaseModule } from '../../src/database/database.module';
+import { AppConfig } from '../../src/config/app-config';
 import {
   IdempotencyInterceptor,
   IdempotentRequest,
 } from '../../src/idempotency/idempotency.interceptor';
-import { IdempotencyModule } from '../../src/idempotency/idempotency.module';
 import { IdempotencyRepository } from '../../src/idempotency/idempotency.repository';
 import { SAGA_OUTCOME_RESOLVER } from '../../src/idempotency/saga-outcome.port';
-import { MetricsModule } from '../../src/metrics/metrics.module';
 import { MetricsService } from '../../src/metrics/metrics.service';
-import { RegistrationsModule } from '../../src/registrations/registrations.module';
-import { testEnv } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
+import { createMediumModule } from '../support/medium';
 
 // The retry of a request whose process died mid-saga, through the real interceptor on real
 // MariaDB, while recovery supersedes that saga at the same moment. Recovery's supersede locks
@@ -35,20 +29,8 @@ describe('IdempotencyInterceptor retry against a concurrent supersede (medium: r
 
   beforeAll(async () => {
     dbs = await createTestDatabases();
-    const config: AppConfig = loadConfig(testEnv(dbs, { SAGA_GRACE_SECONDS: '2' }));
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        AppConfigModule,
-        CommonModule,
-        MetricsModule,
-        DatabaseModule,
-        IdempotencyModule.register([RegistrationsModule]),
-        RegistrationsModule,
-      ],
-    })
-      .overrideProvider(APP_CONFIG)
-      .useValue(config)
-      .compile();
+    let config: AppConfig;
+    ({ moduleRef, config } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '2' }));
     interceptor = new IdempotencyInterceptor(
       moduleRef.get(IdempotencyRepository),
       moduleRef.get(SAGA_OUTCOME_RESOLVER),

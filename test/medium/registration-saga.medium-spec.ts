@@ -1,13 +1,6 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { CommonModule } from '../../src/common/common.module';
+import { TestingModule } from '@nestjs/testing';
 import { FailpointError, Failpoints } from '../../src/common/failpoints';
-import { APP_CONFIG, loadConfig } from '../../src/config/app-config';
-import { AppConfigModule } from '../../src/config/config.module';
-import { DatabaseModule } from '../../src/database/database.module';
-import { IdempotencyModule } from '../../src/idempotency/idempotency.module';
-import { MetricsModule } from '../../src/metrics/metrics.module';
 import { RegistrationRepository } from '../../src/registrations/registration.repository';
-import { RegistrationsModule } from '../../src/registrations/registrations.module';
 import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { DateSettingsRepository } from '../../src/registrations/date-settings.repository';
 import { BatchStepsRepository } from '../../src/registrations/saga/batch-steps.repository';
@@ -17,10 +10,10 @@ import type { NewRegistration } from '../../src/registrations/saga/saga.types';
 import { SagaRepository } from '../../src/registrations/saga/saga.repository';
 import { SagaStepsRepository } from '../../src/registrations/saga/saga-steps.repository';
 import { countersOf, PublicCounterRepository } from '../../src/schedule/public-counter.repository';
-import { testEnv } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
 import { counters, createSlotDate, seedDimTimes, SlotDate } from '../support/schedule-fixture';
+import { createMediumModule } from '../support/medium';
 
 // The saga and its recovery called directly, with their real repositories on real MariaDB
 // databases (no HTTP, no mocks): one short test per branch and per crash point. A crash is
@@ -42,20 +35,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
   beforeAll(async () => {
     dbs = await createTestDatabases();
     await seedDimTimes(dbs.publicSql);
-    const config = loadConfig(testEnv(dbs, { SAGA_GRACE_SECONDS: '30' }));
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        AppConfigModule,
-        CommonModule,
-        MetricsModule,
-        DatabaseModule,
-        IdempotencyModule.register([RegistrationsModule]),
-        RegistrationsModule,
-      ],
-    })
-      .overrideProvider(APP_CONFIG)
-      .useValue(config)
-      .compile();
+    ({ moduleRef } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '30' }));
     sut = moduleRef.get(RegistrationSaga);
     batch = moduleRef.get(RegistrationBatch);
     batchSteps = moduleRef.get(BatchStepsRepository);

@@ -287,7 +287,21 @@ export class RegistrationRepository {
     await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
       registrationId,
     ]);
-    await this.insertMembers(m, registrationId, memberIds);
+    await this.insertMembers(
+      m,
+      memberIds.map((id) => [registrationId, id]),
+    );
+  }
+
+  /** Members of registrations, one row per (registration, member), in one statement. */
+  async insertMembers(
+    m: Queryable,
+    members: [registrationId: string, memberId: string][],
+  ): Promise<void> {
+    if (members.length === 0) return;
+    await m.query('INSERT INTO event_registration_members (registration_id, member_id) VALUES ?', [
+      members,
+    ]);
   }
 
   // ---- staff writes -------------------------------------------------------------------------
@@ -330,16 +344,5 @@ export class RegistrationRepository {
       registrationId,
     ]);
     await m.query('DELETE FROM event_registrations WHERE id = ?', [registrationId]);
-  }
-
-  private async insertMembers(
-    m: Queryable,
-    registrationId: string,
-    memberIds: string[],
-  ): Promise<void> {
-    if (memberIds.length === 0) return;
-    await m.query('INSERT INTO event_registration_members (registration_id, member_id) VALUES ?', [
-      memberIds.map((id) => [registrationId, id]),
-    ]);
   }
 }

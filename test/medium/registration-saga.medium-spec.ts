@@ -3,7 +3,7 @@ import { FailpointError, Failpoints } from '../../src/common/failpoints';
 import { RegistrationRepository } from '../../src/registrations/registration.repository';
 import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { DateSettingsRepository } from '../../src/registrations/date-settings.repository';
-import { BatchStepsRepository } from '../../src/registrations/saga/batch-steps.repository';
+import { RegisterSteps } from '../../src/registrations/saga/batch/register.steps';
 import { RegistrationBatch } from '../../src/registrations/saga/registration.batch';
 import { RegistrationSaga } from '../../src/registrations/saga/registration.saga';
 import type { NewRegistration } from '../../src/registrations/saga/saga.types';
@@ -24,7 +24,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
   let moduleRef: TestingModule;
   let sut: RegistrationSaga;
   let batch: RegistrationBatch;
-  let batchSteps: BatchStepsRepository;
+  let registerSteps: RegisterSteps;
   let settings: DateSettingsRepository;
   let steps: SagaStepsRepository;
   let sagas: SagaRepository;
@@ -38,7 +38,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
     ({ moduleRef } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '30' }));
     sut = moduleRef.get(RegistrationSaga);
     batch = moduleRef.get(RegistrationBatch);
-    batchSteps = moduleRef.get(BatchStepsRepository);
+    registerSteps = moduleRef.get(RegisterSteps);
     settings = moduleRef.get(DateSettingsRepository);
     steps = moduleRef.get(SagaStepsRepository);
     sagas = moduleRef.get(SagaRepository);
@@ -82,7 +82,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
 
   // step 1 of a register batch alone: the intent a crash right after it leaves
   async function beginRegister(input: NewRegistration): Promise<string> {
-    const [intent] = await batchSteps.beginRegisters([input], 30);
+    const [intent] = await registerSteps.begin([input], 30);
     if (!('registrationId' in intent)) throw intent;
     return intent.registrationId;
   }

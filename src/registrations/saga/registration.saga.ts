@@ -68,8 +68,10 @@ import {
  *
  * This folder holds the whole saga: this file (the steps and their compensations, in order),
  * saga-steps.repository.ts (the private half of each step: one transaction over the table
- * repositories), saga.repository.ts (registration_sagas), recovery.service.ts and
- * reconciliation/ (counters against the private truth: recovery, backfill, drift report).
+ * repositories), registration.batch.ts and batch/ (the private steps of a register, promote
+ * and cancel batch, one file each over the same repositories), saga.repository.ts
+ * (registration_sagas), recovery.service.ts and reconciliation/ (counters against the private
+ * truth: recovery, backfill, drift report).
  */
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';

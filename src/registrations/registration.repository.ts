@@ -216,15 +216,6 @@ export class RegistrationRepository {
     return affectedRows(updated) === 1;
   }
 
-  async markCancelled(m: Queryable, r: Registration): Promise<boolean> {
-    const updated = await m.query<unknown>(
-      `UPDATE event_registrations SET status = 'cancelled', cancelled_at = NOW(6), version = version + 1
-        WHERE id = ? AND pending_saga_id IS NULL AND status IN ('confirmed', 'waitlisted') AND version = ?`,
-      [r.id, r.version],
-    );
-    return affectedRows(updated) === 1;
-  }
-
   /**
    * Sets the special requirements, inside the caller's transaction; true when the text changed
    * (compared byte for byte: the column's collation would call "No pork" and "no pork" equal).

@@ -18,14 +18,7 @@ import { legsOfChange } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
-import {
-  CancelOutcome,
-  ChangeOutcome,
-  HistoryEntry,
-  OutboxMessage,
-  SagaPlan,
-  SagaRow,
-} from './saga.types';
+import { ChangeOutcome, HistoryEntry, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
 
 /*
  * The registration saga. Two databases, no transaction spanning them:
@@ -113,8 +106,8 @@ export class RegistrationSaga {
     return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
-  // New registrations and promotions run as batches (registration.batch.ts), through the
-  // same steps for many rows at once; what stays here runs one request at a time.
+  // New registrations, cancels and promotions run as batches (registration.batch.ts), through
+  // the same steps for many rows at once; what stays here runs one request at a time.
 
   // ---- change party and/or slot ------------------------------------------------------------
 
@@ -174,27 +167,6 @@ export class RegistrationSaga {
     const saga = await this.mustFindSaga(claim.sagaId);
     const outcome = await this.take(saga, r.status, history, outbox);
     return { kind: outcome === 'confirmed' ? 'changed' : 'full' };
-  }
-
-  // ---- cancel: private commit (no longer holds) -> public release -------------------------
-
-  async cancel(
-    registration: Registration,
-    actor: string,
-    idempotencyScope?: string,
-  ): Promise<CancelOutcome> {
-    const claim = await this.steps.beginCancel(
-      registration,
-      actor,
-      idempotencyScope,
-      this.leaseSeconds,
-    );
-    if (claim.kind === 'busy') return claim;
-    this.failpoints.hit('cancel.after-intent');
-    if (registration.status === 'confirmed') {
-      await this.release(claim.sagaId, countersOf(registration), registration.spots);
-    }
-    return { kind: 'cancelled' };
   }
 
   /**

@@ -173,54 +173,6 @@ export class SagaStepsRepository {
     }, BUSY);
   }
 
-  /**
-   * Cancels: the registration is final at once, and a release saga records the spots still to
-   * give back (none for a waitlisted one). Busy when another saga holds the registration.
-   */
-  async beginCancel(
-    registration: Registration,
-    actor: string,
-    idempotencyScope: string | undefined,
-    leaseSeconds: number,
-  ): Promise<Claim> {
-    return this.fenced(async (m) => {
-      const r = registration;
-      const holds = r.status === 'confirmed';
-      if (!(await this.registrations.markCancelled(m, r))) throw new ClaimLost();
-      const sagaId = await this.insertSaga(m, {
-        registrationId: r.id,
-        eventDateId: r.eventDateId,
-        kind: 'cancel',
-        state: holds ? 'releasing' : 'done',
-        take: null,
-        release: holds ? { ...r, spots: r.spots } : null,
-        plan: {
-          eventHourId: r.eventHourId,
-          eventSlotId: r.eventSlotId,
-          partySize: r.partySize,
-          spots: r.spots,
-        },
-        actor,
-        idempotencyScope,
-        leaseSeconds,
-      });
-      await this.history.record(
-        m,
-        at(r, actor),
-        {
-          action: 'cancelled',
-          fromStatus: r.status,
-          toStatus: 'cancelled',
-          spots: r.spots,
-          eventSlotId: r.eventSlotId,
-        },
-        r.status,
-      );
-      await this.outbox.enqueue(m, r.id, 'cancelled');
-      return { kind: 'claimed' as const, sagaId };
-    }, BUSY);
-  }
-
   /** The take leg failed before anything was taken (e.g. schedule unreachable): undo step 1. */
   async abandon(saga: SagaRow, outcome: string): Promise<void> {
     await privateTransaction(this.db, async (m) => {

@@ -20,13 +20,28 @@ export function insertId(result: unknown): string {
   return String((result as { insertId: number | string }).insertId);
 }
 
+/** `CASE column WHEN ? THEN ? ... END`: a per-row value in one multi-row UPDATE. */
+export function caseOf(
+  column: string,
+  pairs: [string, unknown][],
+): { sql: string; params: unknown[] } {
+  return {
+    sql: `CASE ${column} ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+    params: pairs.flat(),
+  };
+}
+
 /**
  * One private transaction: retried on a deadlock or lock wait timeout, and an unreachable
- * database becomes 503 SERVICE_UNAVAILABLE.
+ * database becomes 503 SERVICE_UNAVAILABLE. READ COMMITTED (the group commit's steps): a read
+ * after a lock sees what the lock's previous holder committed.
  */
 export function privateTransaction<T>(
   db: DataSource,
   work: (m: EntityManager) => Promise<T>,
+  isolation?: 'READ COMMITTED',
 ): Promise<T> {
-  return translatePrivateError(() => withLockRetry(() => db.transaction(work)));
+  return translatePrivateError(() =>
+    withLockRetry(() => (isolation ? db.transaction(isolation, work) : db.transaction(work))),
+  );
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
 import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
-import { affectedRows, privateTransaction, Queryable } from '../database/sql';
+import { affectedRows, caseOf, privateTransaction, Queryable } from '../database/sql';
 
 export interface StoredKey {
   requestHash: string;
@@ -87,7 +87,21 @@ export class IdempotencyRepository {
 
   /** The key's request started this saga: a retry is answered with the saga's outcome. */
   async attachSaga(m: Queryable, scope: string, sagaId: string): Promise<void> {
-    await m.query('UPDATE idempotency_keys SET saga_id = ? WHERE scope_hash = ?', [sagaId, scope]);
+    await this.attachSagas(m, [[scope, sagaId]]);
+  }
+
+  /** Each key (scope) points at its own saga, in one statement; sagas without a key are skipped. */
+  async attachSagas(
+    m: Queryable,
+    pairs: [scope: string | undefined, sagaId: string][],
+  ): Promise<void> {
+    const keyed = pairs.filter((p): p is [string, string] => p[0] !== undefined);
+    if (keyed.length === 0) return;
+    const link = caseOf('scope_hash', keyed);
+    await m.query(`UPDATE idempotency_keys SET saga_id = ${link.sql} WHERE scope_hash IN (?)`, [
+      ...link.params,
+      keyed.map(([scope]) => scope),
+    ]);
   }
 
   /** Recovery superseded a saga: keys that pointed at it point at its successor. */

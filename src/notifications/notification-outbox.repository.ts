@@ -42,14 +42,20 @@ export class NotificationOutboxRepository {
    * announces); the payload is assembled from the registration row as that transaction sees it.
    */
   async enqueue(m: Queryable, registrationId: string, kind: string): Promise<void> {
+    await this.enqueueMany(m, [registrationId], kind);
+  }
+
+  /** One message of `kind` per registration, in one statement, in id order. */
+  async enqueueMany(m: Queryable, registrationIds: string[], kind: string): Promise<void> {
+    if (registrationIds.length === 0) return;
     await m.query(
       `INSERT INTO notification_outbox (household_id, registration_id, kind, payload)
        SELECT r.household_id, r.id, ?, JSON_OBJECT('registrationId', CAST(r.id AS CHAR),
          'householdId', CAST(r.household_id AS CHAR), 'kind', ?, 'status', r.status,
          'eventDateId', r.event_date_id, 'eventSlotId', r.event_slot_id, 'spots', r.spots,
          'at', DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ'))
-         FROM event_registrations r WHERE r.id = ?`,
-      [kind, kind, registrationId],
+         FROM event_registrations r WHERE r.id IN (?) ORDER BY r.id`,
+      [kind, kind, registrationIds],
     );
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DateSettingsRepository } from './date-settings.repository';
+import { RegistrationBatchRepository } from './registration-batch.repository';
 import { RegistrationHistoryRepository } from './registration-history.repository';
 import { RegistrationRepository } from './registration.repository';
 import { SagaRepository } from './saga/saga.repository';
@@ -10,6 +11,7 @@ import { WaitlistRepository } from './waitlist.repository';
 // the CLI, which must not start the saga's loops).
 const REPOSITORIES = [
   RegistrationRepository,
+  RegistrationBatchRepository,
   WaitlistRepository,
   DateSettingsRepository,
   RegistrationHistoryRepository,

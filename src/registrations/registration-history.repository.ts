@@ -18,6 +18,13 @@ export interface HistoryRow {
   causeRegistrationId: string | null;
 }
 
+/** One history row: which registration, who acted, and the change. */
+export type HistoryRecord = HistoryEntry & {
+  registrationId: string;
+  eventDateId: number;
+  actor: string;
+};
+
 // The table registration_history: one row per change of a registration, written in the same
 // transaction as the change.
 @Injectable()
@@ -30,20 +37,44 @@ export class RegistrationHistoryRepository {
     entry: HistoryEntry,
     fromStatus: RegistrationStatus | null,
   ): Promise<void> {
+    await this.recordMany(
+      m,
+      [
+        {
+          ...entry,
+          registrationId: at.registrationId,
+          eventDateId: at.eventDateId,
+          actor: at.actor,
+          fromStatus: entry.fromStatus ?? fromStatus,
+        },
+      ],
+      'now',
+    );
+  }
+
+  /**
+   * One row per entry in one statement, all at the same instant: `at` (a batch passes its
+   * transaction's clock), or 'now', the database clock when the statement runs.
+   */
+  async recordMany(m: Queryable, entries: HistoryRecord[], at: Date | 'now'): Promise<void> {
+    if (entries.length === 0) return;
+    const clock = at === 'now' ? [] : [at];
     await m.query(
       `INSERT INTO registration_history (registration_id, event_date_id, at, actor, action, from_status, to_status,
-         spots, event_slot_id, cause_registration_id) VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        at.registrationId,
-        at.eventDateId,
-        at.actor,
-        entry.action,
-        entry.fromStatus ?? fromStatus,
-        entry.toStatus,
-        entry.spots,
-        entry.eventSlotId,
-        entry.cause ?? null,
-      ],
+         spots, event_slot_id, cause_registration_id)
+       VALUES ${entries.map(() => `(?, ?, ${at === 'now' ? 'NOW(6)' : '?'}, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+      entries.flatMap((e) => [
+        e.registrationId,
+        e.eventDateId,
+        ...clock,
+        e.actor,
+        e.action,
+        e.fromStatus,
+        e.toStatus,
+        e.spots,
+        e.eventSlotId,
+        e.cause ?? null,
+      ]),
     );
   }
 

@@ -216,15 +216,6 @@ export class RegistrationRepository {
     return affectedRows(updated) === 1;
   }
 
-  async markCancelled(m: Queryable, r: Registration): Promise<boolean> {
-    const updated = await m.query<unknown>(
-      `UPDATE event_registrations SET status = 'cancelled', cancelled_at = NOW(6), version = version + 1
-        WHERE id = ? AND pending_saga_id IS NULL AND status IN ('confirmed', 'waitlisted') AND version = ?`,
-      [r.id, r.version],
-    );
-    return affectedRows(updated) === 1;
-  }
-
   /**
    * Sets the special requirements, inside the caller's transaction; true when the text changed
    * (compared byte for byte: the column's collation would call "No pork" and "no pork" equal).
@@ -287,7 +278,21 @@ export class RegistrationRepository {
     await m.query('DELETE FROM event_registration_members WHERE registration_id = ?', [
       registrationId,
     ]);
-    await this.insertMembers(m, registrationId, memberIds);
+    await this.insertMembers(
+      m,
+      memberIds.map((id) => [registrationId, id]),
+    );
+  }
+
+  /** Members of registrations, one row per (registration, member), in one statement. */
+  async insertMembers(
+    m: Queryable,
+    members: [registrationId: string, memberId: string][],
+  ): Promise<void> {
+    if (members.length === 0) return;
+    await m.query('INSERT INTO event_registration_members (registration_id, member_id) VALUES ?', [
+      members,
+    ]);
   }
 
   // ---- staff writes -------------------------------------------------------------------------
@@ -330,16 +335,5 @@ export class RegistrationRepository {
       registrationId,
     ]);
     await m.query('DELETE FROM event_registrations WHERE id = ?', [registrationId]);
-  }
-
-  private async insertMembers(
-    m: Queryable,
-    registrationId: string,
-    memberIds: string[],
-  ): Promise<void> {
-    if (memberIds.length === 0) return;
-    await m.query('INSERT INTO event_registration_members (registration_id, member_id) VALUES ?', [
-      memberIds.map((id) => [registrationId, id]),
-    ]);
   }
 }

@@ -8,7 +8,9 @@ import { RegistrationService } from './registration.service';
 import { RegistrationsController } from './registrations.controller';
 import { DriftController } from './saga/reconciliation/drift.controller';
 import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
-import { BatchStepsRepository } from './saga/batch-steps.repository';
+import { CancelSteps } from './saga/batch/cancel.steps';
+import { PromoteSteps } from './saga/batch/promote.steps';
+import { RegisterSteps } from './saga/batch/register.steps';
 import { RecoveryService } from './saga/recovery.service';
 import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
@@ -27,7 +29,9 @@ import { SpecialRequirementsRepository } from './special-requirements.repository
   controllers: [RegistrationsController, DriftController],
   providers: [
     SagaStepsRepository,
-    BatchStepsRepository,
+    RegisterSteps,
+    PromoteSteps,
+    CancelSteps,
     SpecialRequirementsRepository,
     RegistrationSaga,
     RegistrationBatch,

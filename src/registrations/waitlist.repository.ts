@@ -5,15 +5,19 @@ import { PRIVATE_DB } from '../database/database.constants';
 import { translatePrivateError } from '../database/db-errors';
 import type { Queryable } from '../database/sql';
 import type { CounterTarget } from '../schedule/schedule.types';
+import { DateSettingsRepository } from './date-settings.repository';
 import { RawRegistration, SELECT_REGISTRATION, toRegistration } from './registration.row';
-import { Registration } from './registration.types';
+import { DateSettings, Registration } from './registration.types';
 
 // The waitlist: the waitlisted rows of event_registrations, queued per target (slot, or the date
 // when it has no slots) by their place (queue_place), and the per-target sequence of places
 // (waitlist_queues).
 @Injectable()
 export class WaitlistRepository {
-  constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource(PRIVATE_DB) private readonly db: DataSource,
+    private readonly settings: DateSettingsRepository,
+  ) {}
 
   /** The targets of a date where someone waits, oldest queue head first. */
   async targets(eventDateId: number): Promise<CounterTarget[]> {
@@ -42,6 +46,27 @@ export class WaitlistRepository {
       ),
     );
     return rows.length > 0;
+  }
+
+  /** The targets among these (slot ids; null: the date booked as a whole) where someone waits. */
+  async waitingTargets(
+    eventDateId: number,
+    slotIds: (number | null)[],
+  ): Promise<Set<number | null>> {
+    const slots = slotIds.filter((s): s is number => s !== null);
+    const where = [
+      ...(slots.length > 0 ? ['event_slot_id IN (?)'] : []),
+      ...(slotIds.includes(null) ? ['event_slot_id IS NULL'] : []),
+    ];
+    if (where.length === 0) return new Set();
+    const rows = await translatePrivateError(() =>
+      this.db.query<{ slot: number | null }[]>(
+        `SELECT DISTINCT event_slot_id AS slot FROM event_registrations
+          WHERE event_date_id = ? AND status = 'waitlisted' AND (${where.join(' OR ')})`,
+        slots.length > 0 ? [eventDateId, slots] : [eventDateId],
+      ),
+    );
+    return new Set(rows.map((r) => (r.slot === null ? null : Number(r.slot))));
   }
 
   /** Waitlisted registrations of a target that no saga holds, in promotion order. */
@@ -181,6 +206,22 @@ export class WaitlistRepository {
         spots: r.spots,
         pendingSagaId: r.pending_saga_id === null ? null : String(r.pending_saga_id),
       }));
+  }
+
+  /**
+   * How many of `wanted` may join the date's waitlist, inside the caller's transaction: all,
+   * unless it is disabled or limited. The limit counts every waitlisted registration of the
+   * date under the settings row lock, so concurrent joiners (another request, batch or
+   * instance) cannot overshoot it.
+   */
+  async room(m: Queryable, settings: DateSettings, wanted: number): Promise<number> {
+    if (wanted === 0 || !settings.waitlistEnabled) return 0;
+    if (settings.waitlistLimit === null) return wanted;
+    const locked = await this.settings.lock(m, settings.eventDateId);
+    if (!locked.waitlistEnabled) return 0;
+    if (locked.waitlistLimit === null) return wanted;
+    const waiting = await this.countOfDate(m, settings.eventDateId);
+    return Math.max(0, Math.min(wanted, locked.waitlistLimit - waiting));
   }
 
   /** How many wait on the date (every target), inside the caller's transaction. */

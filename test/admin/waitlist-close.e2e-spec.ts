@@ -3,7 +3,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { io, Socket } from 'socket.io-client';
 import request from 'supertest';
 import { AdminRepository } from '../../src/admin/admin.repository';
-import { BatchStepsRepository } from '../../src/registrations/saga/batch-steps.repository';
+import { PromoteSteps } from '../../src/registrations/saga/batch/promote.steps';
 import { PublicCounterRepository } from '../../src/schedule/public-counter.repository';
 import { bearer, createTestApp, TestContext, token } from '../support/app';
 import { counterDrift, createHousehold, TestHousehold } from '../support/households';
@@ -311,14 +311,15 @@ describe('admin: closing the waitlist', () => {
     // hold the promotion just before its claim, close meanwhile, then let it claim
     const held = gate();
     const entered = gate();
-    const claim = BatchStepsRepository.prototype.claimForPromotion;
-    jest
-      .spyOn(BatchStepsRepository.prototype, 'claimForPromotion')
-      .mockImplementationOnce(async function (this: BatchStepsRepository, ...args) {
-        entered.open();
-        await held.promise;
-        return claim.apply(this, args);
-      });
+    const claim = PromoteSteps.prototype.claim;
+    jest.spyOn(PromoteSteps.prototype, 'claim').mockImplementationOnce(async function (
+      this: PromoteSteps,
+      ...args
+    ) {
+      entered.open();
+      await held.promise;
+      return claim.apply(this, args);
+    });
     const cancelling = cancel(seated, rs.id).then((res) => res);
     await entered.promise;
     let closed: request.Response;

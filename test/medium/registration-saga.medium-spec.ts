@@ -3,12 +3,11 @@ import { FailpointError, Failpoints } from '../../src/common/failpoints';
 import { RegistrationRepository } from '../../src/registrations/registration.repository';
 import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { DateSettingsRepository } from '../../src/registrations/date-settings.repository';
-import { BatchStepsRepository } from '../../src/registrations/saga/batch-steps.repository';
+import { CancelSteps } from '../../src/registrations/saga/batch/cancel.steps';
+import { RegisterSteps } from '../../src/registrations/saga/batch/register.steps';
 import { RegistrationBatch } from '../../src/registrations/saga/registration.batch';
-import { RegistrationSaga } from '../../src/registrations/saga/registration.saga';
 import type { NewRegistration } from '../../src/registrations/saga/saga.types';
 import { SagaRepository } from '../../src/registrations/saga/saga.repository';
-import { SagaStepsRepository } from '../../src/registrations/saga/saga-steps.repository';
 import { countersOf, PublicCounterRepository } from '../../src/schedule/public-counter.repository';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
@@ -22,11 +21,10 @@ import { createMediumModule } from '../support/medium';
 describe('RegistrationSaga and RegistrationBatch (medium: real repositories, real MariaDB)', () => {
   let dbs: TestDatabases;
   let moduleRef: TestingModule;
-  let sut: RegistrationSaga;
   let batch: RegistrationBatch;
-  let batchSteps: BatchStepsRepository;
+  let registerSteps: RegisterSteps;
+  let cancelSteps: CancelSteps;
   let settings: DateSettingsRepository;
-  let steps: SagaStepsRepository;
   let sagas: SagaRepository;
   let registrations: RegistrationRepository;
   let publicCounters: PublicCounterRepository;
@@ -36,11 +34,10 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
     dbs = await createTestDatabases();
     await seedDimTimes(dbs.publicSql);
     ({ moduleRef } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '30' }));
-    sut = moduleRef.get(RegistrationSaga);
     batch = moduleRef.get(RegistrationBatch);
-    batchSteps = moduleRef.get(BatchStepsRepository);
+    registerSteps = moduleRef.get(RegisterSteps);
+    cancelSteps = moduleRef.get(CancelSteps);
     settings = moduleRef.get(DateSettingsRepository);
-    steps = moduleRef.get(SagaStepsRepository);
     sagas = moduleRef.get(SagaRepository);
     registrations = moduleRef.get(RegistrationRepository);
     publicCounters = moduleRef.get(PublicCounterRepository);
@@ -82,7 +79,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
 
   // step 1 of a register batch alone: the intent a crash right after it leaves
   async function beginRegister(input: NewRegistration): Promise<string> {
-    const [intent] = await batchSteps.beginRegisters([input], 30);
+    const [intent] = await registerSteps.begin([input], 30);
     if (!('registrationId' in intent)) throw intent;
     return intent.registrationId;
   }
@@ -155,8 +152,8 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
     const { registrationId } = await register(await newRegistration(s));
     const registration = await registrations.findById(registrationId);
-    const outcome = await sut.cancel(registration!, 'tester');
-    expect(outcome).toEqual({ kind: 'cancelled' });
+    const cancelled = await batch.cancel(registration!, 'tester');
+    expect(cancelled).toMatchObject({ id: registrationId, status: 'cancelled' });
     expect((await registrations.findById(registrationId))?.status).toBe('cancelled');
     expect(await slotReserved(s)).toBe(0);
     expect((await sagaOf(registrationId)).map((x) => x.state)).toEqual(['done', 'done']);
@@ -171,7 +168,7 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
       'UPDATE event_registrations SET version = version + 1 WHERE id = ?',
       [registrationId],
     );
-    expect(await sut.cancel(stale!, 'tester')).toEqual({ kind: 'busy' });
+    expect(await batch.cancel(stale!, 'tester')).toBe('busy');
     expect((await registrations.findById(registrationId))?.status).toBe('confirmed');
     expect(await slotReserved(s)).toBe(1);
   });
@@ -202,8 +199,12 @@ describe('RegistrationSaga and RegistrationBatch (medium: real repositories, rea
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 1 });
     const { registrationId } = await register(await newRegistration(s));
     const registration = await registrations.findById(registrationId);
-    const claim = await steps.beginCancel(registration!, 'tester', undefined, 30);
-    expect(claim.kind).toBe('claimed');
+    // step 1 of a cancel batch alone: what a crash right after its commit leaves
+    const [intent] = await cancelSteps.begin(
+      [{ registration: registration!, actor: 'tester' }],
+      30,
+    );
+    expect(intent?.owes).toBe(true);
     expect(await slotReserved(s)).toBe(1);
     await dieNow();
     const outcomes = await recovery.tick();

@@ -16,16 +16,14 @@ import { announce, announcePositions } from '../registration.events';
 import { RegistrationRepository } from '../registration.repository';
 import type { DateSettings, Registration } from '../registration.types';
 import { WaitlistRepository } from '../waitlist.repository';
+import { CancelIntent, Intent, PromotionClaim, Settlement } from './batch/batch.types';
+import { CancelSteps } from './batch/cancel.steps';
+import { PromoteSteps } from './batch/promote.steps';
+import { RegisterSteps } from './batch/register.steps';
 import { GroupCommitQueue, Settled } from './group-commit.queue';
-import {
-  CancelIntent,
-  Intent,
-  PromotionClaim,
-  BatchStepsRepository,
-  Settlement,
-} from './batch-steps.repository';
 import { ChangeInput, RegistrationSaga } from './registration.saga';
 import { SagaTakenOverError } from './saga.errors';
+import { SagaRepository } from './saga.repository';
 import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
 
 /*
@@ -88,7 +86,10 @@ export class RegistrationBatch {
   private readonly leaseSeconds: number;
 
   constructor(
-    private readonly batches: BatchStepsRepository,
+    private readonly registerSteps: RegisterSteps,
+    private readonly promoteSteps: PromoteSteps,
+    private readonly cancelSteps: CancelSteps,
+    private readonly sagas: SagaRepository,
     private readonly registrations: RegistrationRepository,
     private readonly waitlist: WaitlistRepository,
     private readonly counters: PublicCounterRepository,
@@ -252,7 +253,7 @@ export class RegistrationBatch {
   private async cancelAll(
     ops: Extract<Op, { kind: 'cancel' }>[],
   ): Promise<Settled<Registration | 'busy'>[]> {
-    const intents = await this.batches.beginCancels(ops, this.leaseSeconds);
+    const intents = await this.cancelSteps.begin(ops, this.leaseSeconds);
     this.failpoints.hit('cancel.after-intent');
     if (intents.filter(Boolean).length > 1) this.failpoints.hit('batch.after-intent');
     const owing = intents.filter((c): c is CancelIntent => c !== undefined && c.owes);
@@ -273,7 +274,7 @@ export class RegistrationBatch {
       return;
     }
     this.failpoints.hit('release.after-counters');
-    await this.batches.finishReleases(owing.map((c) => c.sagaId)).catch((error: unknown) => {
+    await this.sagas.finishReleases(owing.map((c) => c.sagaId)).catch((error: unknown) => {
       this.logger.warn({ err: String(error) }, 'releases recorded late; recovery will close them');
     });
   }
@@ -290,7 +291,7 @@ export class RegistrationBatch {
     // (and is seated at once by the first-fit promotion below if the queue cannot use the
     // room). One who declines the waitlist lets the queue go first, then tries for what is left.
     const waiting = settings.waitlistEnabled
-      ? await this.batches.waitingTargets(eventDateId, [
+      ? await this.waitlist.waitingTargets(eventDateId, [
           ...new Set(ops.map((o) => o.input.target.eventSlotId)),
         ])
       : new Set<number | null>();
@@ -303,7 +304,7 @@ export class RegistrationBatch {
     }
     for (const t of letQueueFirst.values()) await this.promoteTarget(t, SYSTEM_ACTOR);
 
-    const begun = await this.batches.beginRegisters(
+    const begun = await this.registerSteps.begin(
       ops.map((o) => o.input),
       this.leaseSeconds,
     );
@@ -325,7 +326,7 @@ export class RegistrationBatch {
         if (intents.length > 1) this.failpoints.hit('batch.after-intent');
       } catch (error) {
         // an error (not a crash) before the take: nothing was taken, so undo step 1
-        await this.batches.abandonRegisters(intents, 'ABANDONED').catch((e: unknown) => {
+        await this.registerSteps.abandon(intents, 'ABANDONED').catch((e: unknown) => {
           this.logger.error({ err: String(e) }, 'abandon left for recovery');
         });
         throw error;
@@ -336,19 +337,19 @@ export class RegistrationBatch {
             ? undefined
             : { keys: countersOf(intent.input.target), spots: intent.input.spots },
         ),
-        () => this.batches.abandonRegisters(intents, 'ABANDONED'),
+        () => this.registerSteps.abandon(intents, 'ABANDONED'),
       );
     } catch (error) {
       for (const intent of intents) answers[where(intent)] = { ok: false, error };
       return answers;
     }
     try {
-      settlements = await this.batches.settleRegisters(intents, granted, settings);
+      settlements = await this.registerSteps.settle(intents, granted, settings);
     } catch (error) {
       await this.afterFailedSettle(
         error,
         intents.map((intent, k) => ({ claim: claimOf(intent), granted: granted[k] })),
-        () => this.batches.abandonRegisters(intents, 'COMPENSATED'),
+        () => this.registerSteps.abandon(intents, 'COMPENSATED'),
       );
       for (const intent of intents)
         answers[where(intent)] = { ok: false, error: settleError(error) };
@@ -462,7 +463,7 @@ export class RegistrationBatch {
         return true;
       });
       if (pick.length === 0) break;
-      const claims = await this.batches.claimForPromotion(
+      const claims = await this.promoteSteps.claim(
         pick,
         target,
         actor,
@@ -488,11 +489,11 @@ export class RegistrationBatch {
   private async promoteClaims(claims: PromotionClaim[]): Promise<boolean[]> {
     const granted = await this.take(
       claims.map((c) => ({ keys: countersOf(c.target), spots: c.spots })),
-      () => this.batches.abandonPromotions(claims, 'ABANDONED'),
+      () => this.promoteSteps.abandon(claims, 'ABANDONED'),
     );
     let won: boolean[];
     try {
-      won = await this.batches.settlePromotions(claims, granted);
+      won = await this.promoteSteps.settle(claims, granted);
     } catch (error) {
       await this.afterFailedSettle(
         error,
@@ -500,7 +501,7 @@ export class RegistrationBatch {
           claim: { keys: countersOf(c.target), spots: c.spots },
           granted: granted[k],
         })),
-        () => this.batches.abandonPromotions(claims, 'COMPENSATED'),
+        () => this.promoteSteps.abandon(claims, 'COMPENSATED'),
       );
       throw settleError(error);
     }

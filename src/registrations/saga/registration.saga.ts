@@ -18,14 +18,7 @@ import { legsOfChange } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
-import {
-  CancelOutcome,
-  ChangeOutcome,
-  HistoryEntry,
-  OutboxMessage,
-  SagaPlan,
-  SagaRow,
-} from './saga.types';
+import { ChangeOutcome, HistoryEntry, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
 
 /*
  * The registration saga. Two databases, no transaction spanning them:
@@ -68,8 +61,10 @@ import {
  *
  * This folder holds the whole saga: this file (the steps and their compensations, in order),
  * saga-steps.repository.ts (the private half of each step: one transaction over the table
- * repositories), saga.repository.ts (registration_sagas), recovery.service.ts and
- * reconciliation/ (counters against the private truth: recovery, backfill, drift report).
+ * repositories), registration.batch.ts and batch/ (the private steps of a register, promote
+ * and cancel batch, one file each over the same repositories), saga.repository.ts
+ * (registration_sagas), recovery.service.ts and reconciliation/ (counters against the private
+ * truth: recovery, backfill, drift report).
  */
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
@@ -111,8 +106,8 @@ export class RegistrationSaga {
     return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
-  // New registrations and promotions run as batches (registration.batch.ts), through the
-  // same steps for many rows at once; what stays here runs one request at a time.
+  // New registrations, cancels and promotions run as batches (registration.batch.ts), through
+  // the same steps for many rows at once; what stays here runs one request at a time.
 
   // ---- change party and/or slot ------------------------------------------------------------
 
@@ -172,27 +167,6 @@ export class RegistrationSaga {
     const saga = await this.mustFindSaga(claim.sagaId);
     const outcome = await this.take(saga, r.status, history, outbox);
     return { kind: outcome === 'confirmed' ? 'changed' : 'full' };
-  }
-
-  // ---- cancel: private commit (no longer holds) -> public release -------------------------
-
-  async cancel(
-    registration: Registration,
-    actor: string,
-    idempotencyScope?: string,
-  ): Promise<CancelOutcome> {
-    const claim = await this.steps.beginCancel(
-      registration,
-      actor,
-      idempotencyScope,
-      this.leaseSeconds,
-    );
-    if (claim.kind === 'busy') return claim;
-    this.failpoints.hit('cancel.after-intent');
-    if (registration.status === 'confirmed') {
-      await this.release(claim.sagaId, countersOf(registration), registration.spots);
-    }
-    return { kind: 'cancelled' };
   }
 
   /**

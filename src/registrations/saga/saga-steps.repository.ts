@@ -5,7 +5,6 @@ import { PRIVATE_DB } from '../../database/database.constants';
 import { privateTransaction, Queryable } from '../../database/sql';
 import { IdempotencyRepository } from '../../idempotency/idempotency.repository';
 import { NotificationOutboxRepository } from '../../notifications/notification-outbox.repository';
-import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationHistoryRepository } from '../registration-history.repository';
 import { Claimed, RegistrationRepository } from '../registration.repository';
 import { DateSettings, Registration, RegistrationStatus } from '../registration.types';
@@ -36,7 +35,6 @@ export class SagaStepsRepository {
     private readonly sagas: SagaRepository,
     private readonly history: RegistrationHistoryRepository,
     private readonly outbox: NotificationOutboxRepository,
-    private readonly settings: DateSettingsRepository,
     private readonly waitlist: WaitlistRepository,
     private readonly keys: IdempotencyRepository,
   ) {}
@@ -102,7 +100,7 @@ export class SagaStepsRepository {
       const claimed = claimOf(saga);
       if (saga.kind === 'register') {
         const mayWait =
-          saga.plan.joinWaitlist !== false && (await this.waitlistHasRoom(m, settings));
+          saga.plan.joinWaitlist !== false && (await this.waitlist.room(m, settings, 1)) > 0;
         if (mayWait) {
           const place = await this.waitlist.assignPlaces(
             m,
@@ -171,54 +169,6 @@ export class SagaStepsRepository {
       await this.history.record(m, at(r, input.actor), input.history, r.status);
       await this.applyRequirements(m, at(r, input.actor), input.plan, input.history);
       await this.outbox.enqueue(m, r.id, input.outbox.kind);
-      return { kind: 'claimed' as const, sagaId };
-    }, BUSY);
-  }
-
-  /**
-   * Cancels: the registration is final at once, and a release saga records the spots still to
-   * give back (none for a waitlisted one). Busy when another saga holds the registration.
-   */
-  async beginCancel(
-    registration: Registration,
-    actor: string,
-    idempotencyScope: string | undefined,
-    leaseSeconds: number,
-  ): Promise<Claim> {
-    return this.fenced(async (m) => {
-      const r = registration;
-      const holds = r.status === 'confirmed';
-      if (!(await this.registrations.markCancelled(m, r))) throw new ClaimLost();
-      const sagaId = await this.insertSaga(m, {
-        registrationId: r.id,
-        eventDateId: r.eventDateId,
-        kind: 'cancel',
-        state: holds ? 'releasing' : 'done',
-        take: null,
-        release: holds ? { ...r, spots: r.spots } : null,
-        plan: {
-          eventHourId: r.eventHourId,
-          eventSlotId: r.eventSlotId,
-          partySize: r.partySize,
-          spots: r.spots,
-        },
-        actor,
-        idempotencyScope,
-        leaseSeconds,
-      });
-      await this.history.record(
-        m,
-        at(r, actor),
-        {
-          action: 'cancelled',
-          fromStatus: r.status,
-          toStatus: 'cancelled',
-          spots: r.spots,
-          eventSlotId: r.eventSlotId,
-        },
-        r.status,
-      );
-      await this.outbox.enqueue(m, r.id, 'cancelled');
       return { kind: 'claimed' as const, sagaId };
     }, BUSY);
   }
@@ -303,17 +253,6 @@ export class SagaStepsRepository {
     const sagaId = await this.sagas.insert(m, saga);
     if (saga.idempotencyScope) await this.keys.attachSaga(m, saga.idempotencyScope, sagaId);
     return sagaId;
-  }
-
-  private async waitlistHasRoom(m: Queryable, settings: DateSettings): Promise<boolean> {
-    if (!settings.waitlistEnabled) return false;
-    if (settings.waitlistLimit === null) return true;
-    // the limit counts every waitlisted registration of the date; the settings row lock
-    // serialises concurrent joiners so the limit cannot be overshot
-    const locked = await this.settings.lock(m, settings.eventDateId);
-    if (!locked.waitlistEnabled) return false;
-    if (locked.waitlistLimit === null) return true;
-    return (await this.waitlist.countOfDate(m, settings.eventDateId)) < locked.waitlistLimit;
   }
 }
 

@@ -62,7 +62,8 @@ function storedPlan(plan: SagaPlan, state: SagaState): SagaPlan {
 }
 
 // The table registration_sagas: one row per saga, the record of a counter move in flight.
-// Methods that take `m` run inside a transaction the caller opened (saga-steps.repository.ts).
+// Methods that take `m` run inside a transaction the caller opened (saga-steps.repository.ts,
+// batch/).
 @Injectable()
 export class SagaRepository {
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
@@ -122,14 +123,54 @@ export class SagaRepository {
     );
   }
 
+  /**
+   * Sagas of a batch finished, one statement per (state, outcome). Their plans carry no special
+   * requirements (a batch writes those with the registration), so there is nothing to drop.
+   */
+  async finishMany(
+    m: Queryable,
+    outcomes: ({ sagaId: string; state: SagaState; outcome: string } | undefined)[],
+  ): Promise<void> {
+    const groups = new Map<string, string[]>();
+    for (const o of outcomes) {
+      if (!o) continue;
+      const k = `${o.state}\u0000${o.outcome}`;
+      groups.set(k, [...(groups.get(k) ?? []), o.sagaId]);
+    }
+    for (const [k, ids] of groups) {
+      const [state, outcome] = k.split('\u0000');
+      await m.query('UPDATE registration_sagas SET state = ?, outcome = ? WHERE id IN (?)', [
+        state,
+        outcome,
+        ids,
+      ]);
+    }
+  }
+
   /** The release leg was given back: the saga is over. */
   async finishRelease(sagaId: string): Promise<void> {
+    await this.finishReleases([sagaId]);
+  }
+
+  /** The release legs of these sagas reached the counters: they are over. */
+  async finishReleases(sagaIds: string[]): Promise<void> {
+    if (sagaIds.length === 0) return;
     await translatePrivateError(() =>
       this.db.query(
-        "UPDATE registration_sagas SET state = 'done' WHERE id = ? AND state = 'releasing'",
-        [sagaId],
+        "UPDATE registration_sagas SET state = 'done' WHERE id IN (?) AND state = 'releasing'",
+        [sagaIds],
       ),
     );
+  }
+
+  /** Who started each of these sagas, by saga id. */
+  async actorsOf(m: Queryable, sagaIds: string[]): Promise<Map<string, string>> {
+    if (sagaIds.length === 0) return new Map();
+    const rows = await m.query<{ id: string; actor: string }[]>(
+      'SELECT id, actor FROM registration_sagas WHERE id IN (?)',
+      [sagaIds],
+    );
+    return new Map(rows.map((r) => [String(r.id), r.actor]));
   }
 
   /** A `taking` saga, locked, for recovery to supersede; undefined when it is no longer taking. */

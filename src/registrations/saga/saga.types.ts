@@ -105,5 +105,3 @@ export type Claim = { kind: 'claimed'; sagaId: string } | Busy;
 export type NoRoom = { kind: 'waitlisted' } | { kind: 'full' } | Lost;
 
 export type ChangeOutcome = { kind: 'changed' } | { kind: 'full' } | Busy;
-
-export type CancelOutcome = { kind: 'cancelled' } | Busy;

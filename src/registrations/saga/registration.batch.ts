@@ -16,7 +16,7 @@ import { announce, announcePositions } from '../registration.events';
 import { RegistrationRepository } from '../registration.repository';
 import type { DateSettings, Registration } from '../registration.types';
 import { WaitlistRepository } from '../waitlist.repository';
-import { GroupCommitQueue, Settled } from './group-commit.queue';
+import { GroupCommitQueue, Settled } from '../../common/group-commit.queue';
 import {
   CancelIntent,
   Intent,

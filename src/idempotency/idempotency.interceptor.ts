@@ -7,13 +7,12 @@ import { DomainError, httpStatusOf } from '../common/domain-error';
 import { Failpoints } from '../common/failpoints';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import { IdempotencyBatcher } from './idempotency.batcher';
 import { IdempotencyRepository } from './idempotency.repository';
 import { SAGA_OUTCOME_RESOLVER, SagaOutcomeResolver } from './saga-outcome.port';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-/** How long a key stays "in use" after its request stopped renewing it (died). */
-const KEY_LEASE_SECONDS = 10;
 
 export interface IdempotentRequest extends FastifyRequest {
   user?: AuthUser;
@@ -44,20 +43,21 @@ function canonical(value: unknown): unknown {
 // died with its process) the key is never "in use" again: a retry gets the outcome of the saga
 // the request started (503 with Retry-After until recovery has finished it), or runs again when
 // nothing was started or what was started failed and holds nothing.
+// Concurrent requests of this instance share the statements that claim, renew and answer their
+// keys (idempotency.batcher.ts); each request's row, and what the database says of it, stays its
+// own, so a crash leaves the same rows behind as before.
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  private readonly leaseSeconds: number;
   private readonly recoverySeconds: number;
 
   constructor(
     private readonly keys: IdempotencyRepository,
+    private readonly batched: IdempotencyBatcher,
     @Inject(SAGA_OUTCOME_RESOLVER) private readonly outcomes: SagaOutcomeResolver,
     private readonly metrics: MetricsService,
     private readonly failpoints: Failpoints,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    // never longer than a saga's lease: a request does not outlive the saga it runs
-    this.leaseSeconds = Math.min(KEY_LEASE_SECONDS, config.sagaGraceSeconds);
     this.recoverySeconds = Math.max(1, Math.ceil(config.recoveryIntervalMs / 1000));
   }
 
@@ -96,25 +96,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     request.idempotencyScope = scope;
     // the lease says this request is alive; renewed well before it runs out
-    const renewal = setInterval(
-      () => void this.keys.renew(scope, this.leaseSeconds).catch(() => undefined),
-      (this.leaseSeconds * 1000) / 3,
-    );
+    const letGo = this.batched.hold(scope);
     try {
       this.failpoints.hit('idempotency.after-claim');
       const body: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
-      await this.keys.complete(scope, response.statusCode, JSON.stringify(body ?? null));
+      await this.batched.complete(scope, response.statusCode, JSON.stringify(body ?? null));
       return body;
     } catch (error) {
       if (error instanceof DomainError && httpStatusOf(error.code) < 500) {
         const status = httpStatusOf(error.code);
-        await this.keys.complete(scope, status, JSON.stringify(errorJson(error)));
+        await this.batched.complete(scope, status, JSON.stringify(errorJson(error)));
       } else {
         await this.keys.release(scope).catch(() => undefined);
       }
       throw error;
     } finally {
-      clearInterval(renewal);
+      letGo();
     }
   }
 
@@ -123,7 +120,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     requestHash: string,
   ): Promise<{ status: number; body: unknown } | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.keys.claim(scope, requestHash, this.leaseSeconds)) return undefined;
+      if (await this.batched.claim(scope, requestHash)) return undefined;
       const stored = await this.keys.find(scope);
       if (!stored) continue;
       if (stored.expired) {
@@ -149,11 +146,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
         const outcome = await this.outcomes.outcomeOf(stored.sagaId);
         if (outcome?.kind === 'error') {
           const status = httpStatusOf(outcome.error.code);
-          await this.keys.complete(scope, status, JSON.stringify(errorJson(outcome.error)));
+          await this.batched.complete(scope, status, JSON.stringify(errorJson(outcome.error)));
           throw outcome.error;
         }
         if (outcome?.kind === 'answer') {
-          await this.keys.complete(scope, outcome.status, JSON.stringify(outcome.body));
+          await this.batched.complete(scope, outcome.status, JSON.stringify(outcome.body));
           return { status: outcome.status, body: outcome.body };
         }
       }
@@ -166,8 +163,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       }
       // the request died: nothing started, or what it started failed (holds nothing)
       const holdsNothing = stored.sagaId === null || stored.sagaState === 'failed';
-      if (holdsNothing && (await this.keys.takeOver(scope, stored.sagaId, this.leaseSeconds)))
-        return undefined;
+      const lease = this.batched.leaseSeconds;
+      if (holdsNothing && (await this.keys.takeOver(scope, stored.sagaId, lease))) return undefined;
       if (!holdsNothing) {
         // its saga is unfinished: recovery settles it once the saga's lease is over
         throw new DomainError(

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
+import { IdempotencyBatcher } from './idempotency.batcher';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
 
@@ -16,6 +17,7 @@ export class IdempotencyModule {
       imports: outcomes,
       providers: [
         IdempotencyRepository,
+        IdempotencyBatcher,
         // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],

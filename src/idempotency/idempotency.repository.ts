@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PRIVATE_DB } from '../database/database.constants';
-import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
+import { translatePrivateError, withLockRetry } from '../database/db-errors';
 import { affectedRows, caseOf, privateTransaction, Queryable } from '../database/sql';
 
 export interface StoredKey {
@@ -19,8 +19,22 @@ export interface StoredKey {
   expired: boolean;
 }
 
+/** A request's claim on its key: `requestHash` tells a reuse with another body. */
+export interface KeyClaim {
+  scope: string;
+  requestHash: string;
+}
+
+/** What a finished request answered, stored on its key and replayed to its retries. */
+export interface KeyAnswer {
+  scope: string;
+  statusCode: number;
+  body: string;
+}
+
 /** How long an answered key is kept (the contract asks for at least 24 hours). */
 export const KEEP_HOURS = 48;
+const CLAIMED_ROW = "(?, ?, 'in_flight', NOW(6) + INTERVAL ? SECOND, NOW(6) + INTERVAL ? HOUR)";
 
 // Idempotency keys live in the private database so every instance sees them.
 @Injectable()
@@ -28,23 +42,26 @@ export class IdempotencyRepository {
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
 
   /**
-   * True when this request now owns the key (for `leaseSeconds`, renewed by `renew` while it
-   * runs); false when a row already exists.
+   * Claims many keys in one statement, each for `leaseSeconds` (renewed by `renewMany` while its
+   * request runs): the scopes now owned by their requests. A scope left out had a row already.
+   * INSERT IGNORE skips those rows and RETURNING lists only the rows it inserted (MariaDB 10.5+).
+   * Rows go in key order (the order an IN list on the key locks them in too), so two instances
+   * claiming overlapping keys wait for each other rather than deadlock; a deadlock rolls the whole
+   * statement back, so it is simply run again. `claims` has each scope once.
    */
-  async claim(scope: string, requestHash: string, leaseSeconds: number): Promise<boolean> {
-    return translatePrivateError(async () => {
-      try {
-        await this.db.query(
-          `INSERT INTO idempotency_keys (scope_hash, request_hash, state, locked_until, expires_at)
-           VALUES (?, ?, 'in_flight', NOW(6) + INTERVAL ? SECOND, NOW(6) + INTERVAL ? HOUR)`,
-          [scope, requestHash, leaseSeconds, KEEP_HOURS],
-        );
-        return true;
-      } catch (error) {
-        if (isDuplicateKey(error)) return false;
-        throw error;
-      }
-    });
+  async claimMany(claims: readonly KeyClaim[], leaseSeconds: number): Promise<Set<string>> {
+    const sorted = [...claims].sort((a, b) => (a.scope < b.scope ? -1 : 1));
+    const rows = await translatePrivateError(() =>
+      withLockRetry(() =>
+        this.db.query<{ scope_hash: string }[]>(
+          `INSERT IGNORE INTO idempotency_keys (scope_hash, request_hash, state, locked_until, expires_at)
+           VALUES ${sorted.map(() => CLAIMED_ROW).join(', ')}
+           RETURNING scope_hash`,
+          sorted.flatMap((c) => [c.scope, c.requestHash, leaseSeconds, KEEP_HOURS]),
+        ),
+      ),
+    );
+    return new Set(rows.map((r) => r.scope_hash));
   }
 
   async find(scope: string): Promise<StoredKey | undefined> {
@@ -140,13 +157,13 @@ export class IdempotencyRepository {
     });
   }
 
-  /** The running request still holds its key (called while it runs). */
-  async renew(scope: string, leaseSeconds: number): Promise<void> {
+  /** The running requests still hold these keys (called while they run). */
+  async renewMany(scopes: readonly string[], leaseSeconds: number): Promise<void> {
     await translatePrivateError(() =>
       this.db.query(
         `UPDATE idempotency_keys SET locked_until = NOW(6) + INTERVAL ? SECOND
-          WHERE scope_hash = ? AND state = 'in_flight'`,
-        [leaseSeconds, scope],
+          WHERE scope_hash IN (?) AND state = 'in_flight'`,
+        [leaseSeconds, scopes],
       ),
     );
   }
@@ -159,11 +176,22 @@ export class IdempotencyRepository {
     );
   }
 
-  async complete(scope: string, statusCode: number, body: string): Promise<void> {
+  /** Stores the answers of many keys in one statement (run again on a deadlock, as claimMany). */
+  async completeMany(answers: readonly KeyAnswer[]): Promise<void> {
+    const cases = answers.map(() => 'WHEN ? THEN ?').join(' ');
     await translatePrivateError(() =>
-      this.db.query(
-        "UPDATE idempotency_keys SET state = 'done', status_code = ?, response_body = ? WHERE scope_hash = ?",
-        [statusCode, body, scope],
+      withLockRetry(() =>
+        this.db.query(
+          `UPDATE idempotency_keys SET state = 'done',
+                  status_code = CASE scope_hash ${cases} END,
+                  response_body = CASE scope_hash ${cases} END
+            WHERE scope_hash IN (?)`,
+          [
+            ...answers.flatMap((a) => [a.scope, a.statusCode]),
+            ...answers.flatMap((a) => [a.scope, a.body]),
+            answers.map((a) => a.scope),
+          ],
+        ),
       ),
     );
   }

@@ -9,6 +9,7 @@ import {
   IdempotencyInterceptor,
   IdempotentRequest,
 } from '../../src/idempotency/idempotency.interceptor';
+import { IdempotencyBatcher } from '../../src/idempotency/idempotency.batcher';
 import { IdempotencyRepository } from '../../src/idempotency/idempotency.repository';
 import { SAGA_OUTCOME_RESOLVER } from '../../src/idempotency/saga-outcome.port';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -33,6 +34,7 @@ describe('IdempotencyInterceptor retry against a concurrent supersede (medium: r
     ({ moduleRef, config } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '2' }));
     interceptor = new IdempotencyInterceptor(
       moduleRef.get(IdempotencyRepository),
+      moduleRef.get(IdempotencyBatcher),
       moduleRef.get(SAGA_OUTCOME_RESOLVER),
       moduleRef.get(MetricsService),
       moduleRef.get(Failpoints),

@@ -21,7 +21,7 @@ import {
   RegistrationResponse,
   toIds,
 } from '../registrations/registration.dto';
-import { Actor, RegistrationView } from '../registrations/registration.types';
+import { actorOf, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
 import {
   AdminCreateRegistrationDto,
@@ -55,10 +55,6 @@ const checkedInExample: RegistrationView = {
   checkedInAt: '2026-12-01T14:12:00.000Z',
   specialRequirements: null,
 };
-
-function staffActor(user: AuthUser, request: IdempotentRequest): Actor {
-  return { sub: user.sub, isStaff: true, idempotencyScope: request.idempotencyScope };
-}
 
 @ApiTags('admin: registrations')
 @StaffOnly()
@@ -100,7 +96,7 @@ export class AdminRegistrationsController {
         joinWaitlist: body.joinWaitlist,
         specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
   }
 
@@ -140,7 +136,7 @@ export class AdminRegistrationsController {
         householdIds: body.householdIds.map(String),
         allOrNothing: body.allOrNothing ?? false,
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
     return { results };
   }
@@ -186,7 +182,7 @@ export class AdminRegistrationsController {
         memberIds: toIds(body.memberIds),
         checkedInAt: body.checkedInAt ? new Date(body.checkedInAt) : undefined,
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
     void response.header(ALREADY_CHECKED_IN_HEADER, String(result.alreadyCheckedIn));
     return result.registration;
@@ -211,7 +207,10 @@ export class AdminRegistrationsController {
     @Req() request: IdempotentRequest,
     @Param('id') id: string,
   ): Promise<RegistrationView> {
-    return this.registrations.cancel(pathIdOrNotFound(id, notFound), staffActor(user, request));
+    return this.registrations.cancel(
+      pathIdOrNotFound(id, notFound),
+      actorOf(user, request, 'staff'),
+    );
   }
 
   @Get(':id/history')

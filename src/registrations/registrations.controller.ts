@@ -30,14 +30,10 @@ import {
   UpdateRegistrationDto,
 } from './registration.dto';
 import { RegistrationService } from './registration.service';
-import { Actor, RegistrationView, toView } from './registration.types';
+import { actorOf, RegistrationView, toView } from './registration.types';
 
 const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
 const NOT_YOURS = { REGISTRATION_NOT_FOUND: 'no such id, or another household’s registration' };
-
-export function actorOf(user: AuthUser, request: IdempotentRequest): Actor {
-  return { sub: user.sub, isStaff: false, idempotencyScope: request.idempotencyScope };
-}
 
 @ApiTags('registrations')
 @Authenticated()
@@ -97,7 +93,7 @@ export class RegistrationsController {
         memberIds: toIds(body.memberIds),
         specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
-      actorOf(user, request),
+      actorOf(user, request, 'participant'),
     );
   }
 
@@ -162,7 +158,12 @@ export class RegistrationsController {
     const registrationId = pathIdOrNotFound(id, notFound);
     const command = changeCommandOf(body);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.change(registrationId, householdId, command, actorOf(user, request));
+    return this.registrations.change(
+      registrationId,
+      householdId,
+      command,
+      actorOf(user, request, 'participant'),
+    );
   }
 
   @Delete(':id')
@@ -184,7 +185,11 @@ export class RegistrationsController {
   ): Promise<RegistrationView> {
     const registrationId = pathIdOrNotFound(id, notFound);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.cancel(registrationId, householdId, actorOf(user, request));
+    return this.registrations.cancel(
+      registrationId,
+      householdId,
+      actorOf(user, request, 'participant'),
+    );
   }
 
   // no household yet means no registration can be yours

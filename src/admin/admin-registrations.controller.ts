@@ -17,6 +17,7 @@ import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
 import {
   CREATE_ERRORS,
+  HELD_ERRORS,
   normalizeSpecialRequirements,
   RegistrationResponse,
   toIds,
@@ -161,13 +162,11 @@ export class AdminRegistrationsController {
     },
     example: checkedInExample,
   })
-  @ApiErrors(BODY_ERRORS, {
+  @ApiErrors(BODY_ERRORS, HELD_ERRORS, {
     VALIDATION_FAILED: "also a checkedInAt not on the event's day, or in the future",
     REGISTRATION_NOT_FOUND: 'no such registration',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member who is not on the registration',
     INVALID_STATE: 'not confirmed (or already checked in)',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async checkIn(
     @CurrentUser() user: AuthUser,
@@ -196,11 +195,9 @@ export class AdminRegistrationsController {
   })
   @ApiParam({ name: 'id', example: '901' })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors({
+  @ApiErrors(HELD_ERRORS, {
     REGISTRATION_NOT_FOUND: 'no such registration',
     INVALID_STATE: 'the registration is checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   cancel(
     @CurrentUser() user: AuthUser,

@@ -193,6 +193,12 @@ export function toIds(ids: (string | number)[] | undefined): string[] | undefine
   return ids?.map(String);
 }
 
+/** What a change to a registration answers while another holds it (participant or staff). */
+export const HELD_ERRORS: ErrorSpec = {
+  SERVICE_UNAVAILABLE:
+    'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
+};
+
 /** What booking answers, for a participant and for staff on a household's behalf. */
 export const CREATE_ERRORS: ErrorSpec = {
   VALIDATION_FAILED: 'memberIds left out, and the household has no active members',

@@ -22,6 +22,7 @@ import {
   changeCommandOf,
   CREATE_ERRORS,
   CreateRegistrationDto,
+  HELD_ERRORS,
   ListRegistrationsQuery,
   normalizeSpecialRequirements,
   RegistrationPage,
@@ -136,7 +137,7 @@ export class RegistrationsController {
     },
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors(BODY_ERRORS, NOT_YOURS, {
+  @ApiErrors(BODY_ERRORS, NOT_YOURS, HELD_ERRORS, {
     VALIDATION_FAILED:
       'neither memberIds, eventSlotId nor specialRequirements given, or specialRequirements over 500 characters or with control characters',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member of another household',
@@ -145,8 +146,6 @@ export class RegistrationsController {
     SLOT_NOT_ALLOWED: 'the date has no slots',
     CAPACITY_FULL: 'no room for the change; nothing was changed',
     INVALID_STATE: 'the registration is cancelled or checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
     RESERVATIONS_CLOSED: 'the date no longer takes changes',
   })
   async update(
@@ -173,10 +172,8 @@ export class RegistrationsController {
       'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors(NOT_YOURS, {
+  @ApiErrors(NOT_YOURS, HELD_ERRORS, {
     INVALID_STATE: 'the registration is checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async cancel(
     @CurrentUser() user: AuthUser,

@@ -166,6 +166,33 @@ export async function createSlotDate(
   return { eventId, dateId, hourId, slotIds };
 }
 
+/** The counters of slot `slot` of a slot date, its hour and the date. */
+export function slotCounters(sql: Connection, s: SlotDate, slot = 0) {
+  return counters(sql, { dateId: s.dateId, hourId: s.hourId, slotId: s.slotIds[slot] });
+}
+
+/** The schedule's owner sets slot `slot` of a slot date, its hour and the date alike. */
+export async function updateSlotDate(
+  sql: Connection,
+  s: SlotDate,
+  set: { capacity: number } | { reserved: number },
+  slot = 0,
+): Promise<void> {
+  const [[column, value]] = Object.entries(set);
+  await sql.query(`UPDATE event_slots SET ${column} = ? WHERE event_slot_id = ?`, [
+    value,
+    s.slotIds[slot],
+  ]);
+  await sql.query(`UPDATE event_hours SET ${column} = ? WHERE event_hour_id = ?`, [
+    value,
+    s.hourId,
+  ]);
+  await sql.query(`UPDATE event_dates SET ${column} = ? WHERE event_date_id = ?`, [
+    value,
+    s.dateId,
+  ]);
+}
+
 export async function counters(
   sql: Connection,
   s: { dateId: number; hourId?: number; slotId?: number },

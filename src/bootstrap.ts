@@ -10,7 +10,7 @@ import { newRequestId } from './common/logging.module';
 import { APP_CONFIG, AppConfig, loadConfig } from './config/app-config';
 import { registerHttpMetrics } from './metrics/http-metrics.hook';
 import { MetricsService } from './metrics/metrics.service';
-import { setupSwagger } from './openapi/swagger';
+import { setupSwagger } from './swagger';
 import { RedisIoAdapter } from './realtime/redis-io.adapter';
 import {
   HostileInputError,

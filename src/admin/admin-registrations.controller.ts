@@ -17,11 +17,12 @@ import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
 import {
   CREATE_ERRORS,
+  HELD_ERRORS,
   normalizeSpecialRequirements,
   RegistrationResponse,
   toIds,
 } from '../registrations/registration.dto';
-import { Actor, RegistrationView } from '../registrations/registration.types';
+import { actorOf, RegistrationView } from '../registrations/registration.types';
 import { AdminRegistrationsService } from './admin-registrations.service';
 import {
   AdminCreateRegistrationDto,
@@ -55,10 +56,6 @@ const checkedInExample: RegistrationView = {
   checkedInAt: '2026-12-01T14:12:00.000Z',
   specialRequirements: null,
 };
-
-function staffActor(user: AuthUser, request: IdempotentRequest): Actor {
-  return { sub: user.sub, isStaff: true, idempotencyScope: request.idempotencyScope };
-}
 
 @ApiTags('admin: registrations')
 @StaffOnly()
@@ -100,7 +97,7 @@ export class AdminRegistrationsController {
         joinWaitlist: body.joinWaitlist,
         specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
   }
 
@@ -140,7 +137,7 @@ export class AdminRegistrationsController {
         householdIds: body.householdIds.map(String),
         allOrNothing: body.allOrNothing ?? false,
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
     return { results };
   }
@@ -165,13 +162,11 @@ export class AdminRegistrationsController {
     },
     example: checkedInExample,
   })
-  @ApiErrors(BODY_ERRORS, {
+  @ApiErrors(BODY_ERRORS, HELD_ERRORS, {
     VALIDATION_FAILED: "also a checkedInAt not on the event's day, or in the future",
     REGISTRATION_NOT_FOUND: 'no such registration',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member who is not on the registration',
     INVALID_STATE: 'not confirmed (or already checked in)',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async checkIn(
     @CurrentUser() user: AuthUser,
@@ -186,7 +181,7 @@ export class AdminRegistrationsController {
         memberIds: toIds(body.memberIds),
         checkedInAt: body.checkedInAt ? new Date(body.checkedInAt) : undefined,
       },
-      staffActor(user, request),
+      actorOf(user, request, 'staff'),
     );
     void response.header(ALREADY_CHECKED_IN_HEADER, String(result.alreadyCheckedIn));
     return result.registration;
@@ -200,18 +195,19 @@ export class AdminRegistrationsController {
   })
   @ApiParam({ name: 'id', example: '901' })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors({
+  @ApiErrors(HELD_ERRORS, {
     REGISTRATION_NOT_FOUND: 'no such registration',
     INVALID_STATE: 'the registration is checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   cancel(
     @CurrentUser() user: AuthUser,
     @Req() request: IdempotentRequest,
     @Param('id') id: string,
   ): Promise<RegistrationView> {
-    return this.registrations.cancel(pathIdOrNotFound(id, notFound), staffActor(user, request));
+    return this.registrations.cancel(
+      pathIdOrNotFound(id, notFound),
+      actorOf(user, request, 'staff'),
+    );
   }
 
   @Get(':id/history')

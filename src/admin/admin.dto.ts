@@ -13,22 +13,19 @@ import {
 } from 'class-validator';
 import { PageQuery } from '../common/paging';
 import { IsOptionalParty, IsPrivateId, IsPrivateIdList, IsPublicId } from '../common/validators';
-import { CreateRegistrationDto, RegistrationResponse } from '../registrations/registration.dto';
+import {
+  CreateRegistrationDto,
+  LISTED_STATUSES,
+  RegistrationResponse,
+} from '../registrations/registration.dto';
 import type { CapacityUnit, RegistrationStatus } from '../registrations/registration.types';
 
-const STATUSES: RegistrationStatus[] = [
-  'pending',
-  'confirmed',
-  'waitlisted',
-  'cancelled',
-  'checked_in',
-];
 export const MAX_BULK = 200;
 
 export class AdminRegistrationsQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: STATUSES })
+  @ApiPropertyOptional({ enum: LISTED_STATUSES })
   @IsOptional()
-  @IsIn(STATUSES)
+  @IsIn(LISTED_STATUSES)
   status?: RegistrationStatus;
 
   @ApiPropertyOptional({ example: 345, description: 'Only the registrations of this slot' })

@@ -52,7 +52,7 @@ export const MAX_PARTY = 20;
 // Every list in a DTO is declared with one of the two decorators below, so each item's kind is
 // checked: ValidateNested alone lets a nested array through (class-validator walks into it and
 // finds nothing to check), and the item reaches the service as something it is not.
-// src/common/validators.spec.ts holds every DTO to this.
+// src/dto-validation.spec.ts holds every DTO to this.
 
 /** A list of min..max objects, each validated as `type` (never an array or a scalar). */
 export function IsObjectList(type: () => new () => object, min: number, max: number) {

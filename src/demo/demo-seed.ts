@@ -76,6 +76,14 @@ export async function countRows(sql: Connection, table: string): Promise<number>
 
 async function seedDimTimes(sql: Connection): Promise<void> {
   if ((await countRows(sql, 'dim_times')) > 0) return;
+  await insertDimTimes(sql, demoTimeKey);
+}
+
+/** Fills dim_times: a row for each minute of the day, under the time key `keyOf(minute)`. */
+export async function insertDimTimes(
+  sql: Connection,
+  keyOf: (minute: number) => number,
+): Promise<void> {
   const rows: unknown[][] = [];
   for (let minute = 0; minute < 24 * 60; minute++) {
     const h = Math.floor(minute / 60);
@@ -83,7 +91,7 @@ async function seedDimTimes(sql: Connection): Promise<void> {
     const mm = String(minute % 60).padStart(2, '0');
     const h12 = h % 12 === 0 ? 12 : h % 12;
     rows.push([
-      demoTimeKey(minute),
+      keyOf(minute),
       minute,
       h,
       `${h12}:${mm}`,

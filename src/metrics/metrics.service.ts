@@ -5,8 +5,6 @@ import { Subscription } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { DomainEvents } from '../common/domain-events';
 import { PRIVATE_DB, PUBLIC_DB } from '../database/database.constants';
-import type { RecoveryOutcome } from '../registrations/saga/recovery.service';
-import type { SagaKind } from '../registrations/saga/saga.types';
 import type { CounterLevel } from '../schedule/public-counter.repository';
 import { poolUsage } from './pool-usage';
 
@@ -24,13 +22,9 @@ export interface OutboxBacklog {
   oldestAgeSeconds: number;
 }
 
-// The label values counted below, spelled out so the compiler keeps them complete.
+// The label values counted below, spelled out so the compiler keeps them complete (the saga's
+// kinds and recovery outcomes come from the registrations module: setSagaLabels).
 const DRIFT_LEVELS = { slot: 0, hour: 0, date: 0 } satisfies Record<CounterLevel, 0>;
-const SAGA_KINDS = { register: 0, promote: 0, change: 0, cancel: 0 } satisfies Record<SagaKind, 0>;
-const RECOVERED = { confirmed: 0, waitlisted: 0, full: 0, released: 0, gone: 0 } satisfies Record<
-  Exclude<RecoveryOutcome, 'deferred'>,
-  0
->;
 const DELIVERY_RESULTS = { sent: 0, skipped: 0, retry: 0, failed: 0 } satisfies Record<
   DeliveryResult,
   0
@@ -181,8 +175,6 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     // Every known label value starts at 0: a series born at 1 hides its first increment from
     // increase() and rate(), and the alerts on these counters would miss it.
     for (const level of Object.keys(DRIFT_LEVELS)) this.drift.inc({ level }, 0);
-    for (const kind of Object.keys(SAGA_KINDS)) this.compensations.inc({ kind }, 0);
-    for (const outcome of Object.keys(RECOVERED)) this.recovered.inc({ outcome }, 0);
     for (const result of Object.keys(DELIVERY_RESULTS)) this.deliveries.inc({ result }, 0);
   }
 
@@ -228,6 +220,12 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   private async readReadiness(): Promise<Record<string, boolean>> {
     return (await this.readinessSource?.()) ?? {};
+  }
+
+  /** The saga kinds and recovery outcomes there are (registered by the registrations module). */
+  setSagaLabels(labels: { kinds: readonly string[]; recoveryOutcomes: readonly string[] }): void {
+    for (const kind of labels.kinds) this.compensations.inc({ kind }, 0);
+    for (const outcome of labels.recoveryOutcomes) this.recovered.inc({ outcome }, 0);
   }
 
   registrationOutcome(outcome: RegistrationOutcome): void {

@@ -3,6 +3,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
+import { ClosableRedisClient, closeRedisClient } from '../common/redis-close';
 import type { AppConfig } from '../config/app-config';
 
 // socket.io for this app. With REDIS_URL, broadcasts go through Redis pub/sub so a room's
@@ -11,7 +12,7 @@ import type { AppConfig } from '../config/app-config';
 // other deployments (or test runs) on the same Redis do not hear each other.
 export class RedisIoAdapter extends IoAdapter {
   private readonly logger = new Logger(RedisIoAdapter.name);
-  private readonly clients: { isOpen: boolean; close(): Promise<void>; destroy(): void }[] = [];
+  private readonly clients: ClosableRedisClient[] = [];
 
   constructor(
     app: INestApplicationContext,
@@ -43,22 +44,8 @@ export class RedisIoAdapter extends IoAdapter {
 
   override async dispose(): Promise<void> {
     await super.dispose();
-    await Promise.all(
-      this.clients.splice(0).map(async (client) => {
-        if (!client.isOpen) return;
-        // let the adapter's last commands finish; an unreachable Redis is dropped after a second
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), 1000);
-        });
-        const closed = client.close().then(
-          () => 'closed' as const,
-          () => 'late' as const,
-        );
-        if ((await Promise.race([closed, late])) === 'late' && client.isOpen) client.destroy();
-        clearTimeout(timer);
-      }),
-    );
+    // let the adapter's last commands finish; an unreachable Redis is dropped after a second
+    await Promise.all(this.clients.splice(0).map(closeRedisClient));
   }
 
   private connect(url: string) {

@@ -56,7 +56,8 @@ export function normalizeSpecialRequirements(
   const text = value?.trim() ?? '';
   return text === '' ? null : text;
 }
-const STATUSES: RegistrationStatus[] = [
+/** The statuses a list filters by and a response shows (a failed registration is never listed). */
+export const LISTED_STATUSES: RegistrationStatus[] = [
   'pending',
   'confirmed',
   'waitlisted',
@@ -121,9 +122,9 @@ export class UpdateRegistrationDto {
 }
 
 export class ListRegistrationsQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: STATUSES })
+  @ApiPropertyOptional({ enum: LISTED_STATUSES })
   @IsOptional()
-  @IsIn(STATUSES)
+  @IsIn(LISTED_STATUSES)
   status?: RegistrationStatus;
 }
 
@@ -134,7 +135,7 @@ export class RegistrationResponse {
   @ApiProperty({ example: 12 }) eventDateId!: number;
   @ApiProperty({ example: 40, nullable: true, type: Number }) eventHourId!: number | null;
   @ApiProperty({ example: 345, nullable: true, type: Number }) eventSlotId!: number | null;
-  @ApiProperty({ example: 'confirmed', enum: STATUSES }) status!: RegistrationStatus;
+  @ApiProperty({ example: 'confirmed', enum: LISTED_STATUSES }) status!: RegistrationStatus;
   @ApiProperty({
     example: null,
     nullable: true,
@@ -191,6 +192,12 @@ export function changeCommandOf(body: UpdateRegistrationDto): ChangeCommand {
 export function toIds(ids: (string | number)[] | undefined): string[] | undefined {
   return ids?.map(String);
 }
+
+/** What a change to a registration answers while another holds it (participant or staff). */
+export const HELD_ERRORS: ErrorSpec = {
+  SERVICE_UNAVAILABLE:
+    'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
+};
 
 /** What booking answers, for a participant and for staff on a household's behalf. */
 export const CREATE_ERRORS: ErrorSpec = {

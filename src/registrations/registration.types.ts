@@ -1,3 +1,5 @@
+import type { AuthUser } from '../auth/auth-user';
+import type { IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import type { CounterTarget } from '../schedule/schedule.types';
 
 export type RegistrationStatus =
@@ -94,4 +96,13 @@ export interface Actor {
   sub: string;
   isStaff: boolean;
   idempotencyScope?: string;
+}
+
+/** The actor of a request: its verified user, as a participant or (on the staff routes) staff. */
+export function actorOf(
+  user: AuthUser,
+  request: IdempotentRequest,
+  as: 'participant' | 'staff',
+): Actor {
+  return { sub: user.sub, isStaff: as === 'staff', idempotencyScope: request.idempotencyScope };
 }

@@ -22,6 +22,7 @@ import {
   changeCommandOf,
   CREATE_ERRORS,
   CreateRegistrationDto,
+  HELD_ERRORS,
   ListRegistrationsQuery,
   normalizeSpecialRequirements,
   RegistrationPage,
@@ -30,14 +31,10 @@ import {
   UpdateRegistrationDto,
 } from './registration.dto';
 import { RegistrationService } from './registration.service';
-import { Actor, RegistrationView, toView } from './registration.types';
+import { actorOf, RegistrationView, toView } from './registration.types';
 
 const notFound = () => new DomainError('REGISTRATION_NOT_FOUND', 'No such registration');
 const NOT_YOURS = { REGISTRATION_NOT_FOUND: 'no such id, or another household’s registration' };
-
-export function actorOf(user: AuthUser, request: IdempotentRequest): Actor {
-  return { sub: user.sub, isStaff: false, idempotencyScope: request.idempotencyScope };
-}
 
 @ApiTags('registrations')
 @Authenticated()
@@ -97,7 +94,7 @@ export class RegistrationsController {
         memberIds: toIds(body.memberIds),
         specialRequirements: normalizeSpecialRequirements(body.specialRequirements),
       },
-      actorOf(user, request),
+      actorOf(user, request, 'participant'),
     );
   }
 
@@ -140,7 +137,7 @@ export class RegistrationsController {
     },
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors(BODY_ERRORS, NOT_YOURS, {
+  @ApiErrors(BODY_ERRORS, NOT_YOURS, HELD_ERRORS, {
     VALIDATION_FAILED:
       'neither memberIds, eventSlotId nor specialRequirements given, or specialRequirements over 500 characters or with control characters',
     MEMBER_NOT_IN_HOUSEHOLD: 'a member of another household',
@@ -149,8 +146,6 @@ export class RegistrationsController {
     SLOT_NOT_ALLOWED: 'the date has no slots',
     CAPACITY_FULL: 'no room for the change; nothing was changed',
     INVALID_STATE: 'the registration is cancelled or checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
     RESERVATIONS_CLOSED: 'the date no longer takes changes',
   })
   async update(
@@ -162,7 +157,12 @@ export class RegistrationsController {
     const registrationId = pathIdOrNotFound(id, notFound);
     const command = changeCommandOf(body);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.change(registrationId, householdId, command, actorOf(user, request));
+    return this.registrations.change(
+      registrationId,
+      householdId,
+      command,
+      actorOf(user, request, 'participant'),
+    );
   }
 
   @Delete(':id')
@@ -172,10 +172,8 @@ export class RegistrationsController {
       'Cancel; the freed room promotes the waitlist. Cancelling again returns it unchanged. Role: participant.',
   })
   @ApiOkResponse({ type: RegistrationResponse })
-  @ApiErrors(NOT_YOURS, {
+  @ApiErrors(NOT_YOURS, HELD_ERRORS, {
     INVALID_STATE: 'the registration is checked in',
-    SERVICE_UNAVAILABLE:
-      'another operation holds the registration, or one cut off by a crash awaits recovery (Retry-After)',
   })
   async cancel(
     @CurrentUser() user: AuthUser,
@@ -184,7 +182,11 @@ export class RegistrationsController {
   ): Promise<RegistrationView> {
     const registrationId = pathIdOrNotFound(id, notFound);
     const householdId = await this.ownHousehold(user);
-    return this.registrations.cancel(registrationId, householdId, actorOf(user, request));
+    return this.registrations.cancel(
+      registrationId,
+      householdId,
+      actorOf(user, request, 'participant'),
+    );
   }
 
   // no household yet means no registration can be yours

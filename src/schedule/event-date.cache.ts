@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { createClient } from 'redis';
 import type { Subscription } from 'rxjs';
 import { DomainEvents } from '../common/domain-events';
+import { closeRedisClient } from '../common/redis-close';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ScheduleService } from './schedule.service';
 
@@ -152,15 +153,5 @@ async function quit(client: RedisClient): Promise<void> {
     client.destroy();
     return;
   }
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), 1000);
-  });
-  const closed = client.close().then(
-    () => 'closed' as const,
-    () => 'late' as const,
-  );
-  const outcome = await Promise.race([closed, late]);
-  clearTimeout(timer);
-  if (outcome === 'late' && client.isOpen) client.destroy();
+  await closeRedisClient(client);
 }

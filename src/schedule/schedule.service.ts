@@ -6,6 +6,7 @@ import { AvailabilityRepository } from './availability.repository';
 import { EventDateView, EventView, EventsQuery, HourView } from './schedule.dto';
 import { ScheduleRepository } from './schedule.repository';
 import { available, bookingLevel, isBookable, isVisible } from './schedule.rules';
+import type { ScheduleSlot } from './schedule.types';
 
 export type { EventDateView } from './schedule.dto';
 
@@ -42,18 +43,10 @@ export class ScheduleService {
         ? []
         : date.hours.map((hour) => ({
             id: hour.id,
-            startTime: hour.startTime,
-            endTime: hour.endTime,
-            capacity: hour.capacity,
-            reserved: hour.reserved,
-            available: available(hour.capacity, hour.reserved),
+            ...timesAndRoom(hour),
             slots: hour.slots.map((slot) => ({
               id: slot.id,
-              startTime: slot.startTime,
-              endTime: slot.endTime,
-              capacity: slot.capacity,
-              reserved: slot.reserved,
-              available: available(slot.capacity, slot.reserved),
+              ...timesAndRoom(slot),
               waitlistLength: waitlist.bySlot.get(slot.id) ?? 0,
             })),
           }));
@@ -62,11 +55,7 @@ export class ScheduleService {
       eventId: date.eventId,
       eventName: date.eventName,
       date: dateKeyToIso(date.dateKey),
-      startTime: date.startTime,
-      endTime: date.endTime,
-      capacity: date.capacity,
-      reserved: date.reserved,
-      available: available(date.capacity, date.reserved),
+      ...timesAndRoom(date),
       acceptReservations: isBookable(date, now),
       bookingLevel: level,
       capacityUnit: settings.capacityUnit,
@@ -105,11 +94,7 @@ export class ScheduleService {
       event.dates.push({
         id: date.id,
         date: dateKeyToIso(date.dateKey),
-        startTime: date.startTime,
-        endTime: date.endTime,
-        capacity: date.capacity,
-        reserved: date.reserved,
-        available: available(date.capacity, date.reserved),
+        ...timesAndRoom(date),
         bookingLevel: bookingLevel(date),
       });
     }
@@ -123,6 +108,17 @@ export class ScheduleService {
       pageSize: query.pageSize,
     };
   }
+}
+
+/** A date's, hour's or slot's times and room, as every view shows them. */
+function timesAndRoom(row: Pick<ScheduleSlot, 'startTime' | 'endTime' | 'capacity' | 'reserved'>) {
+  return {
+    startTime: row.startTime,
+    endTime: row.endTime,
+    capacity: row.capacity,
+    reserved: row.reserved,
+    available: available(row.capacity, row.reserved),
+  };
 }
 
 function addDays(iso: string, days: number): string {

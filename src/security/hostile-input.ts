@@ -173,37 +173,35 @@ export function bodyText(request: FastifyRequest, body: Buffer, limit: number): 
  * forms, each at most `limit` bytes. Any other media type is a 415 before a route runs.
  */
 export function registerBodyParsers(fastify: FastifyInstance, limit: number): void {
+  // the body's text (bodyText: size, encoding, charset, UTF-8) read as `parse` says; whatever
+  // else `parse` throws means the body is `invalid`
+  const parser =
+    (parse: (text: string) => unknown, invalid: string) =>
+    (
+      request: FastifyRequest,
+      body: Buffer,
+      done: (error: Error | null, body?: unknown) => void,
+    ) => {
+      try {
+        done(null, parse(bodyText(request, body, limit)));
+      } catch (error) {
+        done(error instanceof DomainError ? error : new UnreadableBodyError(invalid));
+      }
+    };
+  const options = { parseAs: 'buffer', bodyLimit: limit } as const;
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(
     'application/json',
-    { parseAs: 'buffer', bodyLimit: limit },
-    (
-      request: FastifyRequest,
-      body: Buffer,
-      done: (error: Error | null, body?: unknown) => void,
-    ) => {
-      try {
-        const text = bodyText(request, body, limit);
-        // an empty body reads as {} (as body-parser did), so DTO validation names what is missing
-        done(null, text.trim() === '' ? {} : (JSON.parse(text) as unknown));
-      } catch (error) {
-        done(error instanceof DomainError ? error : new UnreadableBodyError('is not valid JSON'));
-      }
-    },
+    options,
+    // an empty body reads as {} (as body-parser did), so DTO validation names what is missing
+    parser(
+      (text) => (text.trim() === '' ? {} : (JSON.parse(text) as unknown)),
+      'is not valid JSON',
+    ),
   );
   fastify.addContentTypeParser(
     'application/x-www-form-urlencoded',
-    { parseAs: 'buffer', bodyLimit: limit },
-    (
-      request: FastifyRequest,
-      body: Buffer,
-      done: (error: Error | null, body?: unknown) => void,
-    ) => {
-      try {
-        done(null, { ...parseQuery(bodyText(request, body, limit)) });
-      } catch (error) {
-        done(error as Error);
-      }
-    },
+    options,
+    parser((text) => ({ ...parseQuery(text) }), 'is not a valid form'),
   );
 }

@@ -2,7 +2,8 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { parse } from 'csv-parse/sync';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext } from '../support/app';
-import { counterDrift, createHousehold } from '../support/households';
+import { participant } from '../support/calls';
+import { counterDrift, createHousehold, createHouseholds } from '../support/households';
 import {
   counters,
   createDate,
@@ -11,6 +12,8 @@ import {
   createSlot,
   createSlotDate,
   dateKeyFromToday,
+  slotCounters,
+  updateSlotDate,
 } from '../support/schedule-fixture';
 
 const staff = bearer('staff-3', ['admin']);
@@ -40,11 +43,7 @@ describe('admin: event dates', () => {
       .set('Authorization', staff)
       .send(body);
   const register = (sub: string, body: object) =>
-    request(ctx.http)
-      .post('/api/v1/registrations')
-      .set('Authorization', bearer(sub))
-      .send(body)
-      .expect(201);
+    participant(ctx.http, { sub }).register(body).expect(201);
   const named = async (first: string, last: string, dob = '1980-01-01') => {
     const h = await createHousehold(ctx.dbs.privateSql, undefined, 1);
     await ctx.dbs.privateSql.query(
@@ -80,9 +79,7 @@ describe('admin: event dates', () => {
 
   it('lists registrations with their households, filtered by status and slot, paged', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1 });
-    const [a, b, c] = await Promise.all(
-      [1, 2, 3].map(() => createHousehold(ctx.dbs.privateSql, undefined, 2)),
-    );
+    const [a, b, c] = await createHouseholds(ctx.dbs.privateSql, 3);
     const ra = await register(a.sub, {
       eventDateId: s.dateId,
       eventSlotId: s.slotIds[0],
@@ -345,7 +342,7 @@ describe('admin: event dates', () => {
       start: '09:00',
       end: '09:15',
     });
-    const hs = await Promise.all([1, 2, 3, 4, 5, 6].map(() => createHousehold(ctx.dbs.privateSql)));
+    const hs = await createHouseholds(ctx.dbs.privateSql, 6);
     const order: [number, number][] = [
       [0, late],
       [1, late],
@@ -370,7 +367,7 @@ describe('admin: event dates', () => {
 
   it('promotes what the counters allow now, oldest first', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const hs = await Promise.all([1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)));
+    const hs = await createHouseholds(ctx.dbs.privateSql, 4);
     const ids: string[] = [];
     for (const h of hs)
       ids.push(
@@ -383,15 +380,7 @@ describe('admin: event dates', () => {
         .send();
     expect((await promote().expect(200)).body).toEqual({ promoted: [] });
     // capacity raised by the schedule's owner
-    await ctx.dbs.publicSql.query('UPDATE event_slots SET capacity = 3 WHERE event_slot_id = ?', [
-      s.slotIds[0],
-    ]);
-    await ctx.dbs.publicSql.query('UPDATE event_hours SET capacity = 3 WHERE event_hour_id = ?', [
-      s.hourId,
-    ]);
-    await ctx.dbs.publicSql.query('UPDATE event_dates SET capacity = 3 WHERE event_date_id = ?', [
-      s.dateId,
-    ]);
+    await updateSlotDate(ctx.dbs.publicSql, s, { capacity: 3 });
     expect((await promote().expect(200)).body).toEqual({ promoted: [ids[1], ids[2]] });
     const waiting = await get(`/${s.dateId}/waitlist`).expect(200);
     expect((waiting.body.items as Item[]).map((i) => [i.id, i.waitlistPosition])).toEqual([
@@ -443,11 +432,7 @@ describe('admin: event dates', () => {
     const h = await createHousehold(ctx.dbs.privateSql, undefined, 3);
     const r = await register(h.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     expect(r.body.spots).toBe(3);
-    const before = await counters(ctx.dbs.publicSql, {
-      dateId: s.dateId,
-      hourId: s.hourId,
-      slotId: s.slotIds[0],
-    });
+    const before = await slotCounters(ctx.dbs.publicSql, s);
     const refused = await put(s.dateId, { capacityUnit: 'household', waitlistLimit: 9 }).expect(
       409,
     );
@@ -458,13 +443,7 @@ describe('admin: event dates', () => {
     });
     // the same unit again is not a change
     await put(s.dateId, { capacityUnit: 'person', waitlistEnabled: false }).expect(200);
-    expect(
-      await counters(ctx.dbs.publicSql, {
-        dateId: s.dateId,
-        hourId: s.hourId,
-        slotId: s.slotIds[0],
-      }),
-    ).toEqual(before);
+    expect(await slotCounters(ctx.dbs.publicSql, s)).toEqual(before);
 
     await request(ctx.http)
       .delete(`/api/v1/registrations/${r.body.id}`)
@@ -481,9 +460,7 @@ describe('admin: event dates', () => {
       capacity: 3,
       dateKey: dateKeyFromToday(0),
     });
-    const [a, b, c, d, e, f] = await Promise.all(
-      [1, 2, 3, 4, 5, 6].map(() => createHousehold(ctx.dbs.privateSql, undefined, 2)),
-    );
+    const [a, b, c, d, e, f] = await createHouseholds(ctx.dbs.privateSql, 6);
     // a: an adult (1980) and a senior; c: an adult and a child (2012)
     await ctx.dbs.privateSql.query(
       "UPDATE household_members SET date_of_birth = '1950-02-02' WHERE id = ?",

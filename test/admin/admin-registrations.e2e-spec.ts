@@ -1,13 +1,15 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext } from '../support/app';
-import { counterDrift, createHousehold } from '../support/households';
+import { participant } from '../support/calls';
+import { counterDrift, createHousehold, createHouseholds } from '../support/households';
 import {
   counters,
   createDate,
   createEvent,
   createSlotDate,
   dateKeyFromToday,
+  slotCounters,
 } from '../support/schedule-fixture';
 
 interface BulkRow {
@@ -35,11 +37,7 @@ describe('admin: registrations', () => {
   afterAll(async () => ctx.close());
 
   const register = (sub: string, body: object) =>
-    request(ctx.http)
-      .post('/api/v1/registrations')
-      .set('Authorization', bearer(sub))
-      .send(body)
-      .expect(201);
+    participant(ctx.http, { sub }).register(body).expect(201);
   const adminPost = (path: string, body: object, auth = staff) =>
     request(ctx.http)
       .post(`/api/v1/admin/registrations${path}`)
@@ -147,9 +145,7 @@ describe('admin: registrations', () => {
 
   it('bulk: one result per household in order, each with its own outcome', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 2 });
-    const [a, b, c, d] = await Promise.all(
-      [1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const [a, b, c, d] = await createHouseholds(ctx.dbs.privateSql, 4);
     await register(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const res = await adminPost('/bulk', {
       eventDateId: s.dateId,
@@ -187,15 +183,9 @@ describe('admin: registrations', () => {
 
   it('bulk allOrNothing: one household already registered, so nothing is kept and the counters do not move', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 5 });
-    const [a, b, c, d] = await Promise.all(
-      [1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const [a, b, c, d] = await createHouseholds(ctx.dbs.privateSql, 4);
     const existing = await register(c.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
-    const before = await counters(ctx.dbs.publicSql, {
-      dateId: s.dateId,
-      hourId: s.hourId,
-      slotId: s.slotIds[0],
-    });
+    const before = await slotCounters(ctx.dbs.publicSql, s);
 
     const res = await adminPost('/bulk', {
       eventDateId: s.dateId,
@@ -219,13 +209,7 @@ describe('admin: registrations', () => {
     expect(res.body.results[0].error.message).toMatch(/Undone/);
     expect(res.body.results[3].error.message).toMatch(/Not tried/);
 
-    expect(
-      await counters(ctx.dbs.publicSql, {
-        dateId: s.dateId,
-        hourId: s.hourId,
-        slotId: s.slotIds[0],
-      }),
-    ).toEqual(before);
+    expect(await slotCounters(ctx.dbs.publicSql, s)).toEqual(before);
     expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, s.dateId)).toEqual([]);
     expect(await rowsOf([a.id, b.id, d.id])).toEqual([]);
     expect((await rowsOf([c.id])).map((r) => [String(r.id), r.status])).toEqual([
@@ -337,7 +321,7 @@ describe('admin: registrations', () => {
       slotCapacity: 1,
       dateKey: dateKeyFromToday(3),
     });
-    const [a, b] = await Promise.all([1, 2].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b] = await createHouseholds(ctx.dbs.privateSql, 2);
     const confirmed = await register(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const waiting = await register(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const notToday = await checkIn(confirmed.body.id).expect(400);
@@ -354,9 +338,7 @@ describe('admin: registrations', () => {
 
   it("records a promotion another household's cancel caused as the system's act, with that registration as its cause", async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1 });
-    const [a, b, c, d] = await Promise.all(
-      [1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const [a, b, c, d] = await createHouseholds(ctx.dbs.privateSql, 4);
     const ra = await register(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const rb = await register(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const rc = await register(c.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[1] });
@@ -403,7 +385,7 @@ describe('admin: registrations', () => {
 
   it("cancels any household's registration as staff: recorded as the staff member's act, the waitlist moves up", async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [a, b] = await Promise.all([1, 2].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b] = await createHouseholds(ctx.dbs.privateSql, 2);
     const ra = await register(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const rb = await register(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const del = () =>

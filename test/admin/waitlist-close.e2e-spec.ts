@@ -1,13 +1,19 @@
-import type { AddressInfo } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
-import { io, Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import request from 'supertest';
 import { AdminRepository } from '../../src/admin/admin.repository';
 import { PromoteSteps } from '../../src/registrations/saga/batch/promote.steps';
 import { PublicCounterRepository } from '../../src/schedule/public-counter.repository';
 import { bearer, createTestApp, TestContext, token } from '../support/app';
-import { counterDrift, createHousehold, TestHousehold } from '../support/households';
-import { counters, createSlotDate, SlotDate } from '../support/schedule-fixture';
+import {
+  counterDrift,
+  createHousehold,
+  createHouseholds,
+  TestHousehold,
+} from '../support/households';
+import { connectRealtime } from '../support/realtime';
+import { createSlotDate, SlotDate, slotCounters } from '../support/schedule-fixture';
+import { until } from '../support/wait';
 
 const STAFF = 'staff-closer-7';
 const staff = bearer(STAFF, ['staff']);
@@ -25,6 +31,35 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
+/**
+ * Holds the next call of `prototype[method]`: `entered` resolves once it has begun, and it goes
+ * on into the real method when `releaseAfter(work)` has awaited `work` (whatever its outcome).
+ */
+function holdNextCall<T extends object>(prototype: T, method: jest.FunctionPropertyNames<T>) {
+  const held = gate();
+  const entered = gate();
+  const real = prototype[method] as (...args: unknown[]) => Promise<unknown>;
+  (jest.spyOn(prototype, method) as jest.SpyInstance).mockImplementationOnce(async function (
+    this: T,
+    ...args: unknown[]
+  ) {
+    entered.open();
+    await held.promise;
+    return real.apply(this, args);
+  });
+  return {
+    entered: entered.promise,
+    release: held.open,
+    async releaseAfter<R>(work: PromiseLike<R>): Promise<R> {
+      try {
+        return await work;
+      } finally {
+        held.open();
+      }
+    },
+  };
+}
+
 describe('admin: closing the waitlist', () => {
   let ctx: TestContext;
   let url: string;
@@ -32,8 +67,7 @@ describe('admin: closing the waitlist', () => {
 
   beforeAll(async () => {
     ctx = await createTestApp({ NOTIFY_POLL_MS: '0' });
-    await ctx.app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
+    url = await ctx.listen();
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
@@ -67,12 +101,17 @@ describe('admin: closing the waitlist', () => {
     );
     return String(row.status);
   };
+  /** A one-seat slot taken by `seated` (rs), with r1 and then r2 on its waitlist. */
+  const seatedAndTwoWaiting = async () => {
+    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
+    const [seated, first, second] = await createHouseholds(ctx.dbs.privateSql, 3);
+    const rs = await register(seated, s);
+    const r1 = await register(first, s);
+    const r2 = await register(second, s);
+    return { s, seated, rs, r1, r2 };
+  };
   const allCounters = (s: SlotDate) =>
-    Promise.all(
-      s.slotIds.map((slotId) =>
-        counters(ctx.dbs.publicSql, { dateId: s.dateId, hourId: s.hourId, slotId }),
-      ),
-    );
+    Promise.all(s.slotIds.map((_, slot) => slotCounters(ctx.dbs.publicSql, s, slot)));
   const historyOf = async (id: string) =>
     (
       await request(ctx.http)
@@ -81,19 +120,10 @@ describe('admin: closing the waitlist', () => {
         .expect(200)
     ).body.items as { action: string; actor: string; fromStatus: string; toStatus: string }[];
   const listen = async (h: TestHousehold): Promise<RegistrationEvent[]> => {
-    const socket = io(`${url}/realtime`, {
-      transports: ['websocket'],
-      auth: { token: token(h.sub) },
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = await connectRealtime(url, { auth: { token: token(h.sub) } });
     sockets.push(socket);
     const heard: RegistrationEvent[] = [];
     socket.on('registration', (e: RegistrationEvent) => heard.push(e));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
     return heard;
   };
 
@@ -114,9 +144,7 @@ describe('admin: closing the waitlist', () => {
 
   it('cancels every waitlisted registration at once, tells each household, moves no counter; a second call closes nothing', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1 });
-    const people = await Promise.all(
-      [0, 1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const people = await createHouseholds(ctx.dbs.privateSql, 5);
     const [seated0, wait0a, wait0b, seated1, wait1] = people;
     const r = {
       seated0: await register(seated0, s, 0),
@@ -192,7 +220,7 @@ describe('admin: closing the waitlist', () => {
     // the freed seat has nobody left to promote
     await cancel(seated0, r.seated0.id);
     expect(await statusOf(r.wait0a.id)).toBe('cancelled');
-    const after = await counters(ctx.dbs.publicSql, { dateId: s.dateId, slotId: s.slotIds[0] });
+    const after = await slotCounters(ctx.dbs.publicSql, s);
     expect(after.slot?.reserved).toBe(0);
 
     const stats = await request(ctx.http)
@@ -210,25 +238,10 @@ describe('admin: closing the waitlist', () => {
   });
 
   it('waits out a promotion caught between its claim and its confirm: that one ends promoted, the rest closed', async () => {
-    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [seated, first, second] = await Promise.all(
-      [0, 1, 2].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
-    const rs = await register(seated, s);
-    const r1 = await register(first, s);
-    const r2 = await register(second, s);
+    const { s, seated, rs, r1, r2 } = await seatedAndTwoWaiting();
 
     // hold the promotion's public take until the close has found the registration held
-    const held = gate();
-    const entered = gate();
-    const allocate = PublicCounterRepository.prototype.allocate;
-    jest
-      .spyOn(PublicCounterRepository.prototype, 'allocate')
-      .mockImplementationOnce(async function (this: PublicCounterRepository, ...args) {
-        entered.open();
-        await held.promise;
-        return allocate.apply(this, args);
-      });
+    const take = holdNextCall(PublicCounterRepository.prototype, 'allocate');
     const sawBusy = gate();
     const closeWaitlist = AdminRepository.prototype.closeWaitlist;
     jest.spyOn(AdminRepository.prototype, 'closeWaitlist').mockImplementation(async function (
@@ -242,11 +255,11 @@ describe('admin: closing the waitlist', () => {
 
     // supertest sends a request only once it is awaited or then-ed
     const cancelling = cancel(seated, rs.id).then((res) => res);
-    await entered.promise;
+    await take.entered;
     const closing = close(s.dateId).then((res) => res);
     // (a close that ends without ever seeing it held fails below instead of hanging here)
     await Promise.race([sawBusy.promise, closing]);
-    held.open();
+    take.release();
     const [closed] = await Promise.all([closing, cancelling]);
 
     expect(closed.status).toBe(200);
@@ -254,38 +267,18 @@ describe('admin: closing the waitlist', () => {
     expect([await statusOf(r1.id), await statusOf(r2.id)]).toEqual(['confirmed', 'cancelled']);
     const actions = (await historyOf(r1.id)).map((e) => e.action);
     expect(actions).toEqual(['waitlisted', 'promoted']);
-    const c = await counters(ctx.dbs.publicSql, { dateId: s.dateId, slotId: s.slotIds[0] });
+    const c = await slotCounters(ctx.dbs.publicSql, s);
     expect([c.slot?.reserved, c.date.reserved]).toEqual([1, 1]);
     expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, s.dateId)).toEqual([]);
   });
 
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After while a promotion holds one past its retries, closing nothing', async () => {
-    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [seated, first, second] = await Promise.all(
-      [0, 1, 2].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
-    const rs = await register(seated, s);
-    const r1 = await register(first, s);
-    const r2 = await register(second, s);
+    const { s, seated, rs, r1, r2 } = await seatedAndTwoWaiting();
 
-    const held = gate();
-    const entered = gate();
-    const allocate = PublicCounterRepository.prototype.allocate;
-    jest
-      .spyOn(PublicCounterRepository.prototype, 'allocate')
-      .mockImplementationOnce(async function (this: PublicCounterRepository, ...args) {
-        entered.open();
-        await held.promise;
-        return allocate.apply(this, args);
-      });
+    const take = holdNextCall(PublicCounterRepository.prototype, 'allocate');
     const cancelling = cancel(seated, rs.id).then((res) => res);
-    await entered.promise;
-    let refused: request.Response;
-    try {
-      refused = await close(s.dateId);
-    } finally {
-      held.open();
-    }
+    await take.entered;
+    const refused = await take.releaseAfter(close(s.dateId));
     // "busy" is "try again", never the final 409 INVALID_STATE
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('SERVICE_UNAVAILABLE');
@@ -302,32 +295,15 @@ describe('admin: closing the waitlist', () => {
 
   it('closes a registration a promotion had picked but not yet claimed: the claim then takes no seat', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [seated, waiting] = await Promise.all(
-      [0, 1].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const [seated, waiting] = await createHouseholds(ctx.dbs.privateSql, 2);
     const rs = await register(seated, s);
     const rw = await register(waiting, s);
 
     // hold the promotion just before its claim, close meanwhile, then let it claim
-    const held = gate();
-    const entered = gate();
-    const claim = PromoteSteps.prototype.claim;
-    jest.spyOn(PromoteSteps.prototype, 'claim').mockImplementationOnce(async function (
-      this: PromoteSteps,
-      ...args
-    ) {
-      entered.open();
-      await held.promise;
-      return claim.apply(this, args);
-    });
+    const claim = holdNextCall(PromoteSteps.prototype, 'claim');
     const cancelling = cancel(seated, rs.id).then((res) => res);
-    await entered.promise;
-    let closed: request.Response;
-    try {
-      closed = await close(s.dateId);
-    } finally {
-      held.open();
-    }
+    await claim.entered;
+    const closed = await claim.releaseAfter(close(s.dateId));
     expect(closed.status).toBe(200);
     expect(closed.body).toEqual({ closed: [rw.id] });
     await cancelling;
@@ -337,16 +313,8 @@ describe('admin: closing the waitlist', () => {
       'waitlisted',
       'waitlist_closed',
     ]);
-    const c = await counters(ctx.dbs.publicSql, { dateId: s.dateId, slotId: s.slotIds[0] });
+    const c = await slotCounters(ctx.dbs.publicSql, s);
     expect([c.slot?.reserved, c.date.reserved]).toEqual([0, 0]);
     expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, s.dateId)).toEqual([]);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

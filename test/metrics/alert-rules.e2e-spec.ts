@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import request from 'supertest';
-import { bearer, createTestApp, TestContext } from '../support/app';
+import { createTestApp, TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import { createHousehold } from '../support/households';
 import { parseExposition, Sample } from '../support/prometheus-text';
 import { createSlotDate } from '../support/schedule-fixture';
@@ -125,10 +126,8 @@ describe('alerting rules', () => {
       // one real registration, so the route the latency alert watches has its series
       const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 2 });
       const h = await createHousehold(ctx.dbs.privateSql);
-      await request(ctx.http)
-        .post('/api/v1/registrations')
-        .set('Authorization', bearer(h.sub))
-        .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
+      await participant(ctx.http, h)
+        .register({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
         .expect(201);
       samples = parseExposition((await request(ctx.http).get('/metrics').expect(200)).text);
     });

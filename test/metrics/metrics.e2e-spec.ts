@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { DomainEvents } from '../../src/common/domain-events';
 import { MetricsService } from '../../src/metrics/metrics.service';
-import { bearer, createTestApp, TestContext } from '../support/app';
+import { createTestApp, TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import { createHousehold } from '../support/households';
 import { createSlotDate } from '../support/schedule-fixture';
 
@@ -94,10 +95,8 @@ describe('GET /metrics', () => {
     const before = await scrape();
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 2 });
     const h = await createHousehold(ctx.dbs.privateSql);
-    await request(ctx.http)
-      .post('/api/v1/registrations')
-      .set('Authorization', bearer(h.sub))
-      .send({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
+    await participant(ctx.http, h)
+      .register({ eventDateId: s.dateId, eventSlotId: s.slotIds[0] })
       .expect(201);
     const after = await scrape();
     const route = { method: 'POST', route: '/api/v1/registrations', status: '201' };

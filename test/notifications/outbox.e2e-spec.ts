@@ -7,6 +7,7 @@ import { bearer, createTestApp, TestContext } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
 import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
+import { until } from '../support/wait';
 import { NotificationOutboxRepository } from '../../src/notifications/notification-outbox.repository';
 
 const SECRET = 'webhook-secret-for-tests';
@@ -59,16 +60,8 @@ class Receiver {
   }
 }
 
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+// deliveries retry with backoff: give them longer than the default
+const eventually = (condition: () => boolean | Promise<boolean>) => until(condition, 15_000);
 
 interface Written {
   id: string;
@@ -175,10 +168,10 @@ describe('notification outbox dispatcher', () => {
     let calls = 0;
     receiver.decide = () => (++calls <= 7 ? 500 : 204);
     await start();
-    await until(() => receiver.accepted().length >= written.length);
+    await eventually(() => receiver.accepted().length >= written.length);
     checkDelivery(receiver, written);
     expect(receiver.requests.filter((r) => r.status >= 500)).toHaveLength(7);
-    await until(async () => {
+    await eventually(async () => {
       const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
         'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
       );
@@ -195,7 +188,7 @@ describe('notification outbox dispatcher', () => {
     // slow answers, so the first instance is stopped with deliveries in flight
     receiver.decide = (_id, attempt) => (attempt === 1 && Math.random() < 0.3 ? 503 : 204);
     const first = await start();
-    await until(() => receiver.accepted().length >= 3);
+    await eventually(() => receiver.accepted().length >= 3);
     await first.close();
     apps.splice(apps.indexOf(first), 1);
     const acceptedBefore = receiver.accepted().length;
@@ -203,7 +196,7 @@ describe('notification outbox dispatcher', () => {
     // two instances on the same outbox from here on
     await start();
     await start();
-    await until(() => new Set(receiver.accepted().map((r) => r.id)).size >= written.length);
+    await eventually(() => new Set(receiver.accepted().map((r) => r.id)).size >= written.length);
     checkDelivery(receiver, written);
   });
 
@@ -215,7 +208,7 @@ describe('notification outbox dispatcher', () => {
     expect(claimed.map((m) => m.id).sort()).toEqual([written[0].id, written[2].id].sort());
     const claimedAt = Date.now();
     await start();
-    await until(() => receiver.accepted().length >= written.length);
+    await eventually(() => receiver.accepted().length >= written.length);
     const firstDelivery = receiver.requests[0];
     expect([written[0].id, written[2].id]).toContain(firstDelivery.id);
     // nothing of those households went out while the lease was held
@@ -228,7 +221,7 @@ describe('notification outbox dispatcher', () => {
     const doomed = written[0].id;
     receiver.decide = (id) => (id === doomed ? 500 : 204);
     await start({ NOTIFY_RETRY_FOR_SECONDS: '1' });
-    await until(() => receiver.accepted().length >= 2);
+    await eventually(() => receiver.accepted().length >= 2);
     const attemptsOnDoomed = receiver.requests.filter((r) => r.id === doomed).length;
     expect(attemptsOnDoomed).toBeGreaterThanOrEqual(2);
     // the later ones only after the first was given up
@@ -273,7 +266,7 @@ describe('notification outbox dispatcher', () => {
       householdId: String(r.household_id),
       payload: String(r.payload),
     }));
-    await until(() => receiver.accepted().length >= written.length);
+    await eventually(() => receiver.accepted().length >= written.length);
     checkDelivery(receiver, written);
     const promoted = JSON.parse(
       receiver.accepted().find((r) => r.id === written[written.length - 1].id)!.body,
@@ -288,7 +281,7 @@ describe('notification outbox dispatcher', () => {
   it('without a webhook, marks messages done after logging ids and kind only, counted as skipped, not sent', async () => {
     await write(dbs, 7, 2, 'g');
     const ctx = await start({ NOTIFY_WEBHOOK_URL: '' });
-    await until(async () => {
+    await eventually(async () => {
       const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
         'SELECT COUNT(*) AS n FROM notification_outbox WHERE sent_at IS NULL',
       );

@@ -1,31 +1,14 @@
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createSlotDate, seedDimTimes, SlotDate } from '../support/schedule-fixture';
+import { runCli } from '../support/server';
 
 // The built CLI as cron runs it: exit 0 all well, 1 drift found (dry run), 2 anything else,
 // and a failure is one line on stderr.
-const cli = join(__dirname, '..', '..', 'dist', 'ops', 'cli.js');
 
-function run(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // from a scratch directory, so a developer's .env plays no part
-    const child = spawn(process.execPath, [cli, ...args], {
-      cwd: tmpdir(),
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// from a scratch directory, so a developer's .env plays no part
+const run = (args: string[], env: Record<string, string>) => runCli(args, env, tmpdir());
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -1,6 +1,7 @@
-import { io, Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { testEnv } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
+import { connectRealtime } from '../support/realtime';
 import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
 import { ServerProcess, startServer } from '../support/server';
 
@@ -26,16 +27,8 @@ describe('SIGTERM with live socket.io clients', () => {
   it('disconnects them and exits 0 well within the drain limit', async () => {
     const s = await createSlotDate(dbs.publicSql, { slots: 1, slotCapacity: 5 });
     for (const transport of ['websocket', 'polling'] as const) {
-      const socket = io(`${server.url}/realtime`, {
-        transports: [transport],
-        reconnection: false,
-        forceNew: true,
-      });
+      const socket = await connectRealtime(server.url, { transport });
       clients.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', reject);
-      });
       await socket.timeout(5000).emitWithAck('subscribe', { eventDateId: s.dateId });
     }
     const disconnected = clients.map(

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { createTestApp, TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import {
   capacityRespected,
   counterMap,
@@ -20,7 +21,7 @@ import {
   partyOf,
   registrationBody,
 } from '../registrations/registration-scenario';
-import { fcOptions, holdsProperty, participant, startApp } from './property-support';
+import { fcOptions, holdsProperty, startApp } from './property-support';
 import { perform } from './sequence';
 
 // Properties of the counters: 14, 15 over random sequences of everything participants, staff

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { bearer, TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import { createHousehold, TestHousehold } from '../support/households';
 import { createDate, createEvent } from '../support/schedule-fixture';
 import { membersBelong, readState } from '../registrations/registration-state';
 import { sortedIds } from '../registrations/registration-scenario';
-import { fcOptions, holdsProperty, participant, startApp } from './property-support';
+import { fcOptions, holdsProperty, startApp } from './property-support';
 
 // Properties of households and of what a household sees of its registrations: 1, 12, 13, 17.
 // Seeds and run counts: see property-support.ts (FC_RUNS, FC_SEED, FC_PATH, FC_SHRINK).

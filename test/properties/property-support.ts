@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext } from '../support/app';
-import type { TestHousehold } from '../support/households';
 
 // What every named property file shares: one app per file, fast-check's parameters, and the
-// participant's and staff's HTTP calls.
+// staff's HTTP calls (the participant's are test/support/calls.ts).
 //
 // Runs: each property has its own default, sized so that all of test/properties stays well
 // within CI's time; FC_RUNS=<n> overrides every property's count.
@@ -30,23 +29,6 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestCo
 
 type Http = TestContext['http'];
 const STAFF = ['staff'];
-
-/** A participant's calls, as household `h`. */
-export function participant(http: Http, h: Pick<TestHousehold, 'sub'>) {
-  const auth = bearer(h.sub);
-  return {
-    register: (body: object) =>
-      request(http).post('/api/v1/registrations').set('Authorization', auth).send(body),
-    get: (id: string) =>
-      request(http).get(`/api/v1/registrations/${id}`).set('Authorization', auth),
-    change: (id: string, body: object) =>
-      request(http).patch(`/api/v1/registrations/${id}`).set('Authorization', auth).send(body),
-    cancel: (id: string) =>
-      request(http).delete(`/api/v1/registrations/${id}`).set('Authorization', auth),
-    list: (query: Record<string, string | number> = {}) =>
-      request(http).get('/api/v1/registrations').query(query).set('Authorization', auth),
-  };
-}
 
 /** Staff calls about one event date. */
 export function staff(http: Http) {

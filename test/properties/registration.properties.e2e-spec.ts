@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { bearer, TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import { createHousehold } from '../support/households';
 import { createSlotDate } from '../support/schedule-fixture';
 import {
@@ -20,7 +21,7 @@ import {
   registrationBody,
   sortedIds,
 } from '../registrations/registration-scenario';
-import { fcOptions, holdsProperty, participant, staff, startApp } from './property-support';
+import { fcOptions, holdsProperty, staff, startApp } from './property-support';
 
 // Properties of one registration and what it takes: 3, 4, 5, 6, 7, 10.
 // Seeds and run counts: see property-support.ts (FC_RUNS, FC_SEED, FC_PATH, FC_SHRINK).

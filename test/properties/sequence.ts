@@ -1,4 +1,5 @@
 import type { TestContext } from '../support/app';
+import { participant } from '../support/calls';
 import type { TestHousehold } from '../support/households';
 import type { DateState } from '../registrations/registration-state';
 import {
@@ -8,7 +9,7 @@ import {
   registrationBody,
   ShapedDate,
 } from '../registrations/registration-scenario';
-import { participant, staff } from './property-support';
+import { staff } from './property-support';
 
 // Performs one of the sequence model's actions (registration-scenario.ts) without predicting its
 // answer, for the properties that hold whatever the answers were. The sequence model itself

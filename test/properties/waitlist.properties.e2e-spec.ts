@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { Failpoints } from '../../src/common/failpoints';
 import type { TestContext } from '../support/app';
-import type { TestHousehold } from '../support/households';
+import { participant } from '../support/calls';
+import { countPeople, createHouseholds, TestHousehold } from '../support/households';
 import { createDate, createEvent, createSlotDate } from '../support/schedule-fixture';
 import {
   drift,
@@ -12,8 +13,8 @@ import {
   Target,
   targetKey,
 } from '../registrations/registration-state';
-import { createHouseholds, registrationBody } from '../registrations/registration-scenario';
-import { fcOptions, holdsProperty, participant, staff, startApp } from './property-support';
+import { registrationBody } from '../registrations/registration-scenario';
+import { fcOptions, holdsProperty, staff, startApp } from './property-support';
 
 // Properties of the waitlist: 8, 9, 11, 16. Written against what the API shows (positions,
 // the staff's waitlist in promotion order, who gets confirmed), not against how the service
@@ -55,7 +56,7 @@ async function singleTarget(slot: boolean, capacity: number): Promise<Target> {
   return { eventDateId: s.dateId, eventHourId: s.hourId, eventSlotId: s.slotIds[0] };
 }
 
-const households = (sizes: number[]) => createHouseholds(ctx.dbs, sizes);
+const households = (sizes: number[]) => createHouseholds(ctx.dbs.privateSql, sizes);
 
 describe('Property 8: the waitlist keeps the order in which households joined it', () => {
   it('shows each target’s queue in join order, through leavers, promotions and newcomers', async () => {
@@ -255,11 +256,7 @@ describe('Property 11: a cancel promotes the oldest waitlisted registrations tha
         fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
         async (slot, unit, capacity, sizes, cancels) => {
           const target = await singleTarget(slot, capacity);
-          if (unit === 'person')
-            await ctx.dbs.privateSql.query(
-              "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
-              [target.eventDateId],
-            );
+          if (unit === 'person') await countPeople(ctx.dbs.privateSql, target.eventDateId);
           const all = await households(sizes);
           const owner = new Map<string, TestHousehold>();
           for (const h of all) {

@@ -1,11 +1,12 @@
-import type { AddressInfo } from 'node:net';
 import { io, Socket } from 'socket.io-client';
 import request from 'supertest';
 import { DomainEvents } from '../../src/common/domain-events';
 import { bearer, createTestApp, TestContext, token } from '../support/app';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
+import { connectRealtime } from '../support/realtime';
 import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
+import { until } from '../support/wait';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -26,14 +27,6 @@ interface RegistrationEvent {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(10);
-  }
-}
 
 /** A socket.io client that records what it receives. */
 class Client {
@@ -63,23 +56,9 @@ describe('real time over two instances sharing Redis', () => {
   const clients: Socket[] = [];
 
   const connect = async (url: string, auth?: { token: string }): Promise<Client> => {
-    const socket = io(`${url}/realtime`, {
-      transports: ['websocket'],
-      auth,
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = await connectRealtime(url, { auth });
     clients.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
     return new Client(socket);
-  };
-
-  const listen = async (ctx: TestContext) => {
-    await ctx.app.listen(0, '127.0.0.1');
-    return `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
   };
 
   beforeAll(async () => {
@@ -88,8 +67,8 @@ describe('real time over two instances sharing Redis', () => {
     const env = { REDIS_URL, NOTIFY_POLL_MS: '0', SCHEDULE_CACHE_MS: '0' };
     a = await createTestApp(env, dbs);
     b = await createTestApp(env, dbs);
-    urlA = await listen(a);
-    await listen(b);
+    urlA = await a.listen();
+    await b.listen();
   });
   afterEach(() => {
     for (const s of clients.splice(0)) s.disconnect();
@@ -290,23 +269,18 @@ describe('real time over two instances sharing Redis', () => {
 
 describe('real time without Redis', () => {
   let ctx: TestContext;
+  let url: string;
   beforeAll(async () => {
     ctx = await createTestApp({ NOTIFY_POLL_MS: '0' });
-    await ctx.app.listen(0, '127.0.0.1');
+    url = await ctx.listen();
   });
   afterAll(async () => ctx.close());
 
   it('pushes in process, and readiness does not mention Redis', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 5 });
-    const url = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
-    const socket = io(`${url}/realtime`, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = await connectRealtime(url);
     const client = new Client(socket);
     try {
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       await client.subscribe(s.dateId);
       await ctx.dbs.publicSql.query('UPDATE event_dates SET reserved = 4 WHERE event_date_id = ?', [
         s.dateId,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { RegistrationService } from '../../src/registrations/registration.service';
 import { bearer, createTestApp, TestContext } from '../support/app';
-import { createHousehold, TestHousehold } from '../support/households';
+import { createHousehold, createHouseholds, TestHousehold } from '../support/households';
 import { createSlotDate } from '../support/schedule-fixture';
 import {
   cancelFreesItsSpots,
@@ -28,7 +28,6 @@ import {
   Action,
   actionArb,
   changeCapacity,
-  createHouseholds,
   createShapedDate,
   dateShapeArb,
   partyOf,
@@ -86,7 +85,7 @@ describe('registration invariants under random sequences (property-based)', () =
     const { privateSql } = ctx.dbs;
     const date = await createShapedDate(ctx.dbs, setup.shape);
     const { dateId, slotIds, targetOf, spotsFor } = date;
-    const households = await createHouseholds(ctx.dbs, setup.sizes);
+    const households = await createHouseholds(ctx.dbs.privateSql, setup.sizes);
     const keyed: Keyed[] = [];
     let lastStatus: string; // FC_STATS=1 prints how often each action ended which way
     // a raised capacity is not an operation of ours: until staff promote (or a release runs the

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { TestDatabases } from '../support/databases';
-import { createHousehold, TestHousehold } from '../support/households';
+import { countPeople, createHouseholds, TestHousehold } from '../support/households';
 import { createDate, createEvent, createSlotDate } from '../support/schedule-fixture';
 import { counterKey, counterMap, DateState, Level, Target } from './registration-state';
 
@@ -134,10 +134,7 @@ export async function createShapedDate(dbs: TestDatabases, shape: DateShape): Pr
     });
   }
   if (shape.unit === 'person') {
-    await dbs.privateSql.query(
-      "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
-      [dateId],
-    );
+    await countPeople(dbs.privateSql, dateId);
   }
   return {
     shape,
@@ -197,15 +194,6 @@ export async function changeCapacity(
 }
 
 /** Households of the given sizes, one after another (ids ascend in this order). */
-export async function createHouseholds(
-  dbs: TestDatabases,
-  sizes: number[],
-): Promise<TestHousehold[]> {
-  const households: TestHousehold[] = [];
-  for (const size of sizes) households.push(await createHousehold(dbs.privateSql, undefined, size));
-  return households;
-}
-
 /** A date of `shape` and households of `sizes` to register for it. */
 export async function createScene(
   dbs: TestDatabases,
@@ -214,6 +202,6 @@ export async function createScene(
 ): Promise<{ date: ShapedDate; households: TestHousehold[] }> {
   return {
     date: await createShapedDate(dbs, shape),
-    households: await createHouseholds(dbs, sizes),
+    households: await createHouseholds(dbs.privateSql, sizes),
   };
 }

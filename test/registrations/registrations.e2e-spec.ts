@@ -1,13 +1,21 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext } from '../support/app';
-import { counterDrift, createHousehold } from '../support/households';
+import {
+  counterDrift,
+  countPeople,
+  createHousehold,
+  createHouseholds,
+} from '../support/households';
+import { movableRegistration } from '../support/scenarios';
 import {
   counters,
   createDate,
   createEvent,
   createSlotDate,
   dateKeyFromToday,
+  slotCounters,
+  updateSlotDate,
 } from '../support/schedule-fixture';
 
 describe('registrations', () => {
@@ -42,11 +50,7 @@ describe('registrations', () => {
       checkedInAt: null,
     });
     expect(typeof res.body.id).toBe('string');
-    const c = await counters(ctx.dbs.publicSql, {
-      dateId: s.dateId,
-      hourId: s.hourId,
-      slotId: s.slotIds[0],
-    });
+    const c = await slotCounters(ctx.dbs.publicSql, s);
     expect([c.slot.reserved, c.hour.reserved, c.date.reserved]).toEqual([1, 1, 1]);
     await request(ctx.http)
       .get(`/api/v1/registrations/${res.body.id}`)
@@ -133,9 +137,7 @@ describe('registrations', () => {
 
   it('waitlists when full, refuses when the waitlist is declined, and promotes on cancel', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [a, b, c, d] = await Promise.all(
-      [1, 2, 3, 4].map(() => createHousehold(ctx.dbs.privateSql)),
-    );
+    const [a, b, c, d] = await createHouseholds(ctx.dbs.privateSql, 4);
     const ra = await post(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(201);
     const rb = await post(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(201);
     const rc = await post(c.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(201);
@@ -171,22 +173,14 @@ describe('registrations', () => {
 
   it('does not let a newcomer take a freed seat ahead of the queue', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [a, b, c] = await Promise.all([1, 2, 3].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b, c] = await createHouseholds(ctx.dbs.privateSql, 3);
     await post(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(201);
     const queued = await post(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(
       201,
     );
     expect(queued.body.status).toBe('waitlisted');
     // the schedule's owner adds a seat: it belongs to the household already waiting
-    await ctx.dbs.publicSql.query('UPDATE event_slots SET capacity = 2 WHERE event_slot_id = ?', [
-      s.slotIds[0],
-    ]);
-    await ctx.dbs.publicSql.query('UPDATE event_hours SET capacity = 2 WHERE event_hour_id = ?', [
-      s.hourId,
-    ]);
-    await ctx.dbs.publicSql.query('UPDATE event_dates SET capacity = 2 WHERE event_date_id = ?', [
-      s.dateId,
-    ]);
+    await updateSlotDate(ctx.dbs.publicSql, s, { capacity: 2 });
     const newcomer = await post(c.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] }).expect(
       201,
     );
@@ -200,10 +194,7 @@ describe('registrations', () => {
 
   it('passes over a party too large for the freed room (person unit)', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 3 });
-    await ctx.dbs.privateSql.query(
-      "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
-      [s.dateId],
-    );
+    await countPeople(ctx.dbs.privateSql, s.dateId);
     const big = await createHousehold(ctx.dbs.privateSql, undefined, 3);
     const large = await createHousehold(ctx.dbs.privateSql, undefined, 3);
     const small = await createHousehold(ctx.dbs.privateSql, undefined, 1);
@@ -243,19 +234,7 @@ describe('registrations', () => {
   });
 
   it('moves to another slot and changes the party, all or nothing', async () => {
-    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 3, slotCapacity: 1 });
-    await ctx.dbs.privateSql.query(
-      "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
-      [s.dateId],
-    );
-    const h = await createHousehold(ctx.dbs.privateSql, undefined, 2);
-    const blocker = await createHousehold(ctx.dbs.privateSql, undefined, 1);
-    await post(blocker.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[2] }).expect(201);
-    const r = await post(h.sub, {
-      eventDateId: s.dateId,
-      eventSlotId: s.slotIds[0],
-      memberIds: [h.memberIds[0]],
-    }).expect(201);
+    const { s, h, r } = await movableRegistration(ctx);
     const patch = (body: object) =>
       request(ctx.http)
         .patch(`/api/v1/registrations/${r.body.id}`)
@@ -278,11 +257,7 @@ describe('registrations', () => {
     });
     // exactly as it was, updatedAt too: the refused changes' claims are not changes
     expect(unchanged.body).toEqual(moved.body);
-    const c = await counters(ctx.dbs.publicSql, {
-      dateId: s.dateId,
-      hourId: s.hourId,
-      slotId: s.slotIds[0],
-    });
+    const c = await slotCounters(ctx.dbs.publicSql, s);
     expect(c.slot.reserved).toBe(0);
     expect(await counterDrift(ctx.dbs.publicSql, ctx.dbs.privateSql, s.dateId)).toEqual([]);
   });

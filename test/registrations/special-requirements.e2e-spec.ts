@@ -1,11 +1,13 @@
-import type { AddressInfo } from 'node:net';
 import { parse } from 'csv-parse/sync';
 import type { RowDataPacket } from 'mysql2/promise';
-import { io, Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import request from 'supertest';
 import { bearer, createTestApp, TestContext, token } from '../support/app';
-import { counterDrift, createHousehold } from '../support/households';
-import { counters, createSlotDate } from '../support/schedule-fixture';
+import { counterDrift, createHousehold, createHouseholds } from '../support/households';
+import { connectRealtime } from '../support/realtime';
+import { movableRegistration } from '../support/scenarios';
+import { counters, createSlotDate, slotCounters } from '../support/schedule-fixture';
+import { until } from '../support/wait';
 
 const staff = bearer('staff-req-1', ['staff']);
 // recognisable in any output it might leak into
@@ -18,8 +20,7 @@ describe('special requirements', () => {
 
   beforeAll(async () => {
     ctx = await createTestApp({ NOTIFY_POLL_MS: '0' });
-    await ctx.app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
+    url = await ctx.listen();
   });
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
@@ -52,25 +53,16 @@ describe('special requirements', () => {
     return Number(row.n);
   };
   const connect = async (sub: string): Promise<unknown[]> => {
-    const socket = io(`${url}/realtime`, {
-      transports: ['websocket'],
-      auth: { token: token(sub) },
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = await connectRealtime(url, { auth: { token: token(sub) } });
     sockets.push(socket);
     const received: unknown[] = [];
     socket.onAny((_event: string, ...args: unknown[]) => received.push(args));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
     return received;
   };
 
   it('is stored, returned everywhere (null when none) and shown to staff in the list and the CSV', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 5 });
-    const [a, b] = await Promise.all([1, 2].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b] = await createHouseholds(ctx.dbs.privateSql, 2);
     const ra = await post(a.sub, {
       eventDateId: s.dateId,
       eventSlotId: s.slotIds[0],
@@ -187,16 +179,12 @@ describe('special requirements', () => {
 
   it('changes alone without a counter or a saga, recorded in history without the text, and clears with null or ""', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 1, slotCapacity: 1 });
-    const [a, b] = await Promise.all([1, 2].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b] = await createHouseholds(ctx.dbs.privateSql, 2);
     const confirmed = await post(a.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     const waiting = await post(b.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[0] });
     expect([confirmed.body.status, waiting.body.status]).toEqual(['confirmed', 'waitlisted']);
     const sagasBefore = await count('SELECT COUNT(*) AS n FROM registration_sagas', []);
-    const countersBefore = await counters(ctx.dbs.publicSql, {
-      dateId: s.dateId,
-      hourId: s.hourId,
-      slotId: s.slotIds[0],
-    });
+    const countersBefore = await slotCounters(ctx.dbs.publicSql, s);
 
     for (const [who, r] of [
       [a, confirmed],
@@ -240,13 +228,7 @@ describe('special requirements', () => {
     }
 
     expect(await count('SELECT COUNT(*) AS n FROM registration_sagas', [])).toBe(sagasBefore);
-    expect(
-      await counters(ctx.dbs.publicSql, {
-        dateId: s.dateId,
-        hourId: s.hourId,
-        slotId: s.slotIds[0],
-      }),
-    ).toEqual(countersBefore);
+    expect(await slotCounters(ctx.dbs.publicSql, s)).toEqual(countersBefore);
 
     // only a confirmed or waitlisted registration takes changes
     await request(ctx.http)
@@ -259,20 +241,7 @@ describe('special requirements', () => {
   });
 
   it('rides with a party change or a move, all or nothing, and leaves no copy in the saga rows', async () => {
-    const s = await createSlotDate(ctx.dbs.publicSql, { slots: 3, slotCapacity: 1 });
-    await ctx.dbs.privateSql.query(
-      "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
-      [s.dateId],
-    );
-    const h = await createHousehold(ctx.dbs.privateSql, undefined, 2);
-    const blocker = await createHousehold(ctx.dbs.privateSql, undefined, 1);
-    await post(blocker.sub, { eventDateId: s.dateId, eventSlotId: s.slotIds[2] }).expect(201);
-    const r = await post(h.sub, {
-      eventDateId: s.dateId,
-      eventSlotId: s.slotIds[0],
-      memberIds: [h.memberIds[0]],
-      specialRequirements: 'first',
-    }).expect(201);
+    const { s, h, r } = await movableRegistration(ctx, { specialRequirements: 'first' });
 
     // refused changes keep the old text
     const full = await patch(h.sub, r.body.id, {
@@ -325,7 +294,7 @@ describe('special requirements', () => {
 
   it('never reaches webhook payloads (outbox) or socket.io events', async () => {
     const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 1 });
-    const [a, b] = await Promise.all([1, 2].map(() => createHousehold(ctx.dbs.privateSql)));
+    const [a, b] = await createHouseholds(ctx.dbs.privateSql, 2);
     const heardA = await connect(a.sub);
     const heardB = await connect(b.sub);
     const ra = await post(a.sub, {
@@ -371,11 +340,3 @@ describe('special requirements', () => {
     expect(JSON.stringify([heardA, heardB])).not.toContain('specialRequirements');
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

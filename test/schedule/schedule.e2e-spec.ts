@@ -8,6 +8,7 @@ import {
   createSlotDate,
   dateKeyFromToday,
   timeKey,
+  updateSlotDate,
 } from '../support/schedule-fixture';
 
 const isoFromToday = (days: number): string => {
@@ -42,15 +43,7 @@ describe('schedule', () => {
   describe('GET /api/v1/event-dates/:id', () => {
     it('returns the contract body for a slot date, times read through dim_times', async () => {
       const s = await createSlotDate(ctx.dbs.publicSql, { slots: 2, slotCapacity: 6 });
-      await ctx.dbs.publicSql.query('UPDATE event_slots SET reserved = 6 WHERE event_slot_id = ?', [
-        s.slotIds[0],
-      ]);
-      await ctx.dbs.publicSql.query('UPDATE event_hours SET reserved = 6 WHERE event_hour_id = ?', [
-        s.hourId,
-      ]);
-      await ctx.dbs.publicSql.query('UPDATE event_dates SET reserved = 6 WHERE event_date_id = ?', [
-        s.dateId,
-      ]);
+      await updateSlotDate(ctx.dbs.publicSql, s, { reserved: 6 });
       await waitlist(s.dateId, s.eventId, s.slotIds[0], 2);
       await ctx.dbs.privateSql.query(
         "INSERT INTO event_date_settings (event_date_id, waitlist_enabled, waitlist_limit, capacity_unit) VALUES (?, 0, 3, 'person')",

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { sign } from 'jsonwebtoken';
@@ -15,6 +16,8 @@ export interface TestContext {
   config: AppConfig;
   /** the HTTP server for supertest */
   http: ReturnType<NestFastifyApplication['getHttpServer']>;
+  /** Listens on a free port of 127.0.0.1 and returns the base URL (for socket.io clients). */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,10 @@ export async function createTestApp(
     dbs: databases,
     config,
     http: app.getHttpServer(),
+    async listen() {
+      await app.listen(0, '127.0.0.1');
+      return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    },
     async close() {
       await app.close();
       if (!dbs) await databases.drop();

@@ -34,6 +34,29 @@ export async function createHousehold(
   return { id, sub: account, memberIds };
 }
 
+/**
+ * Households of the given numbers of members (a count: that many of two), created one after
+ * another, so their ids ascend in that order.
+ */
+export async function createHouseholds(
+  sql: Connection,
+  sizes: number | number[],
+): Promise<TestHousehold[]> {
+  const households: TestHousehold[] = [];
+  for (const size of typeof sizes === 'number' ? Array(sizes).fill(2) : sizes) {
+    households.push(await createHousehold(sql, undefined, size));
+  }
+  return households;
+}
+
+/** The date counts people rather than households (its private settings, otherwise defaults). */
+export async function countPeople(sql: Connection, dateId: number): Promise<void> {
+  await sql.query(
+    "INSERT INTO event_date_settings (event_date_id, capacity_unit) VALUES (?, 'person')",
+    [dateId],
+  );
+}
+
 /** Every public counter equals the spots of the confirmed/checked-in registrations under it. */
 export async function counterDrift(publicSql: Connection, privateSql: Connection, dateId: number) {
   const [held] = await privateSql.query<any[]>(

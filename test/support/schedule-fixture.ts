@@ -1,34 +1,16 @@
 import type { Connection, ResultSetHeader } from 'mysql2/promise';
+import { insertDimTimes } from '../../src/demo/demo-seed';
 
 // Builds public schedules for tests. Time keys are deliberately NOT minute numbers
 // (key = 7000 + minute * 3), so code that computes a time from a key is caught.
+const minuteKey = (minute: number): number => 7000 + minute * 3;
 export const timeKey = (hhmm: string): number => {
   const [h, m] = hhmm.split(':').map(Number);
-  return 7000 + (h * 60 + m) * 3;
+  return minuteKey(h * 60 + m);
 };
 
 export async function seedDimTimes(sql: Connection): Promise<void> {
-  const rows: unknown[][] = [];
-  for (let minute = 0; minute < 24 * 60; minute++) {
-    const h = Math.floor(minute / 60);
-    const m = minute % 60;
-    const hh = String(h).padStart(2, '0');
-    const mm = String(m).padStart(2, '0');
-    const h12 = h % 12 === 0 ? 12 : h % 12;
-    rows.push([
-      timeKey(`${hh}:${mm}`),
-      minute,
-      h,
-      `${h12}:${mm}`,
-      h < 12 ? 'AM' : 'PM',
-      `${hh}${mm}`,
-      `${hh}:${mm}:00`,
-    ]);
-  }
-  await sql.query(
-    'INSERT INTO dim_times (time_key, minute_of_day, hour_of_day, short_time, AM_PM, military_time, mysql_time) VALUES ?',
-    [rows],
-  );
+  await insertDimTimes(sql, minuteKey);
 }
 
 export function dateKeyFromToday(offsetDays: number): number {
@@ -182,6 +164,33 @@ export async function createSlotDate(
     );
   }
   return { eventId, dateId, hourId, slotIds };
+}
+
+/** The counters of slot `slot` of a slot date, its hour and the date. */
+export function slotCounters(sql: Connection, s: SlotDate, slot = 0) {
+  return counters(sql, { dateId: s.dateId, hourId: s.hourId, slotId: s.slotIds[slot] });
+}
+
+/** The schedule's owner sets slot `slot` of a slot date, its hour and the date alike. */
+export async function updateSlotDate(
+  sql: Connection,
+  s: SlotDate,
+  set: { capacity: number } | { reserved: number },
+  slot = 0,
+): Promise<void> {
+  const [[column, value]] = Object.entries(set);
+  await sql.query(`UPDATE event_slots SET ${column} = ? WHERE event_slot_id = ?`, [
+    value,
+    s.slotIds[slot],
+  ]);
+  await sql.query(`UPDATE event_hours SET ${column} = ? WHERE event_hour_id = ?`, [
+    value,
+    s.hourId,
+  ]);
+  await sql.query(`UPDATE event_dates SET ${column} = ? WHERE event_date_id = ?`, [
+    value,
+    s.dateId,
+  ]);
 }
 
 export async function counters(

@@ -62,14 +62,15 @@ export async function startServer(
   };
 }
 
-/** Runs the ops CLI (dist/ops/cli.js) and collects its exit code and output. */
+/** Runs the ops CLI (dist/ops/cli.js) in `cwd` and collects its exit code and output. */
 export function runCli(
   args: string[],
   env: Record<string, string>,
+  cwd = ROOT,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(DIST, 'ops/cli.js'), ...args], {
-      cwd: ROOT,
+      cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
     });
     let stdout = '';

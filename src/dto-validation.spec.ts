@@ -2,15 +2,15 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationPipe } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
-import { validationPipe } from '../bootstrap';
-import { CreateHouseholdBody } from '../households/household.dto';
-import { DomainError } from './domain-error';
+import { validationPipe } from './bootstrap';
+import { DomainError } from './common/domain-error';
+import { CreateHouseholdBody } from './households/household.dto';
 
 type Constructor = new () => object;
 
 /** Every class exported by a src/**\/*.dto.ts file. */
 async function dtoClasses(): Promise<Constructor[]> {
-  const root = join(__dirname, '..');
+  const root = __dirname;
   const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) =>
     f.endsWith('.dto.ts'),
   );

@@ -4,9 +4,9 @@ import type {
   ResponseObject,
   ResponsesObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import { IDEMPOTENCY_HEADER_DOC } from '../idempotency/idempotency.interceptor';
-import { isRateLimitedPath } from '../security/rate-limit.guard';
-import { errorResponseObject } from './api-errors';
+import { IDEMPOTENCY_HEADER_DOC } from './idempotency/idempotency.interceptor';
+import { isRateLimitedPath } from './security/rate-limit.guard';
+import { errorResponseObject } from './openapi/api-errors';
 
 const WRITES = ['post', 'put', 'patch', 'delete'] as const;
 

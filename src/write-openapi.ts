@@ -8,7 +8,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 // created in preview mode, so no provider (and no DataSource) is instantiated.
 // `--check` compares instead, and exits 1 when the committed file is stale.
 
-const OUTPUT = join(__dirname, '..', '..', 'openapi.json');
+const OUTPUT = join(__dirname, '..', 'openapi.json');
 
 /** Objects with their keys sorted, recursively: the file diffs cleanly whatever the scan order. */
 export function sortKeys(value: unknown): unknown {
@@ -26,7 +26,7 @@ export function sortKeys(value: unknown): unknown {
 export async function renderOpenApi(): Promise<string> {
   // the configuration is validated when the module is built; no request is ever verified here
   process.env.JWT_SECRET ??= 'openapi-placeholder-secret-not-used';
-  const { AppModule } = await import('../app.module');
+  const { AppModule } = await import('./app.module');
   const { buildOpenApiDocument } = await import('./swagger');
   const app = await NestFactory.create(AppModule, new FastifyAdapter(), {
     preview: true,

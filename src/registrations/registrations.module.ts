@@ -9,6 +9,8 @@ import { RegistrationsController } from './registrations.controller';
 import { DriftController } from './saga/reconciliation/drift.controller';
 import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
 import { BatchStepsRepository } from './saga/batch-steps.repository';
+import { CounterStep } from './saga/counter.step';
+import { PromotionBatch } from './saga/promotion.batch';
 import { RecoveryService } from './saga/recovery.service';
 import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
@@ -30,6 +32,8 @@ import { SpecialRequirementsRepository } from './special-requirements.repository
     BatchStepsRepository,
     SpecialRequirementsRepository,
     RegistrationSaga,
+    CounterStep,
+    PromotionBatch,
     RegistrationBatch,
     RegistrationService,
     RecoveryService,

@@ -19,11 +19,7 @@ export function legsOfChange(
     eventHourId: plan.eventHourId,
     eventSlotId: plan.eventSlotId,
   };
-  const old: CounterTarget = {
-    eventDateId: r.eventDateId,
-    eventHourId: r.eventHourId,
-    eventSlotId: r.eventSlotId,
-  };
+  const old = targetOf(r);
   if (holds && moving) {
     return {
       take: { ...target, spots: plan.spots },
@@ -41,3 +37,11 @@ export function legsOfChange(
     return { take: { ...target, spots: plan.spots }, release: null, netMove: false };
   return { take: null, release: null, netMove: false };
 }
+
+/** The target a registration or leg occupies (its counters: countersOf). */
+export function targetOf(r: CounterTarget): CounterTarget {
+  return { eventDateId: r.eventDateId, eventHourId: r.eventHourId, eventSlotId: r.eventSlotId };
+}
+
+/** One key per target, for sets of targets. */
+export const targetKey = (t: CounterTarget): string => `${t.eventDateId}/${t.eventSlotId ?? '-'}`;

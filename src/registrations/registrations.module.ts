@@ -9,6 +9,8 @@ import { RegistrationsController } from './registrations.controller';
 import { DriftController } from './saga/reconciliation/drift.controller';
 import { ReconciliationModule } from './saga/reconciliation/reconciliation.module';
 import { BatchStepsRepository } from './saga/batch-steps.repository';
+import { ChangeBatch } from './saga/change.batch';
+import { ChangeStepsRepository } from './saga/change-steps.repository';
 import { CounterStep } from './saga/counter.step';
 import { PromotionBatch } from './saga/promotion.batch';
 import { RecoveryService } from './saga/recovery.service';
@@ -30,10 +32,12 @@ import { SpecialRequirementsRepository } from './special-requirements.repository
   providers: [
     SagaStepsRepository,
     BatchStepsRepository,
+    ChangeStepsRepository,
     SpecialRequirementsRepository,
     RegistrationSaga,
     CounterStep,
     PromotionBatch,
+    ChangeBatch,
     RegistrationBatch,
     RegistrationService,
     RecoveryService,

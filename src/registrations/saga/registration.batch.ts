@@ -8,10 +8,10 @@ import { RegistrationRepository } from '../registration.repository';
 import type { DateSettings, Registration } from '../registration.types';
 import { cancelledView, pendingView, settledView } from './batch.views';
 import { BatchStepsRepository, CancelIntent, Intent, Settlement } from './batch-steps.repository';
+import { ChangeBatch, ChangeInput } from './change.batch';
 import { CounterStep, settleError } from './counter.step';
 import { GroupCommitQueue, Settled } from './group-commit.queue';
 import { PromotionBatch } from './promotion.batch';
-import { ChangeInput, RegistrationSaga } from './registration.saga';
 import { SagaTakenOverError } from './saga.errors';
 import { targetKey, targetOf } from './saga.legs';
 import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
@@ -21,10 +21,14 @@ import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
  *
  *   requests for date D ──► GroupCommitQueue(D) ──► one batch at a time per date and instance
  *
- *   batch = [cancels] [changes] [registers] [promotions], in that order:
+ *   batch = [cancels] [changes] [promotions] [registers], in that order:
  *     cancels    private tx: all cancelled + saga rows (releasing) ─► public: give back the sum
  *                ─► sagas done
- *     changes    the one-request saga (registration.saga.ts), one after the other
+ *     changes    (change.batch.ts) those taking nothing first: private tx: all applied + saga
+ *                rows ─► public: give back the sum ─► sagas done; then those with a take leg:
+ *                private tx: all claimed (saga rows `taking`) ─► public tx: grant in arrival
+ *                order, first fit ─► private tx: confirmed | unchanged (full), fenced per
+ *                registration ─► public: give back the old seats of the moves ─► sagas done
  *     promotions whatever the releases freed goes to the queues first (first fit by place)
  *     registers  private tx: all intents (pending rows + saga rows, `taking`)
  *                ─► public tx: lock slot/hour/date rows FOR UPDATE, grant in arrival order,
@@ -46,15 +50,19 @@ import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
  *    again for each, oldest first (confirm, waitlist or fail).
  *  - after the settle: all finished; answers may not have been sent: a retry with the same
  *    Idempotency-Key gets its own saga's outcome.
- *  - cancels after their private commit: sagas `releasing`; recovery resets the counters.
- *  - promotions after their claim: sagas `taking`, as for registrations.
+ *  - cancels, and changes that take nothing, after their private commit: sagas `releasing`
+ *    (or done when nothing is owed); recovery resets the counters.
+ *  - changes with a take leg and promotions after their claim: sagas `taking`, as for
+ *    registrations (recovery resumes each: RegistrationSaga.resume); after their settle, the
+ *    moves' sagas `releasing` until their old seats are given back.
  * An error (not a crash) is compensated at once for the whole batch, as for one request: seats
  * taken are given back and step 1 undone; an ambiguous public COMMIT is left to recovery.
  *
  * This file holds the queue, the order of a batch (`run`) and the registers and cancels; the
- * promotions are promotion.batch.ts, the public step with its compensation (shared by all)
- * counter.step.ts, the answers built from what was written batch.views.ts, and the private
- * transactions batch-steps.repository.ts.
+ * changes are change.batch.ts (private side change-steps.repository.ts), the promotions
+ * promotion.batch.ts, the public step with its compensation (shared by all) counter.step.ts,
+ * the answers built from what was written batch.views.ts, and the private transactions of
+ * registers, cancels and promotions batch-steps.repository.ts.
  */
 
 export type BatchOutcome = 'confirmed' | 'waitlisted' | 'full';
@@ -83,7 +91,7 @@ export class RegistrationBatch {
     private readonly registrations: RegistrationRepository,
     private readonly counterStep: CounterStep,
     private readonly promotions: PromotionBatch,
-    private readonly saga: RegistrationSaga,
+    private readonly changes: ChangeBatch,
     private readonly failpoints: Failpoints,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
@@ -168,20 +176,21 @@ export class RegistrationBatch {
       promotionCause ??= cancels[0].op.registration.id;
     }
 
-    for (const { op, i } of of('change')) {
-      const r = op.input.registration;
-      try {
-        const outcome = await this.saga.change(op.input);
-        results[i] = { ok: true, value: outcome };
-        if (outcome.kind === 'changed') {
+    const changes = of('change');
+    if (changes.length > 0) {
+      await this.settle(
+        results,
+        changes,
+        () => this.changes.run(changes.map((x) => x.op.input)),
+        (outcome, { op }) => {
+          if (outcome.kind !== 'changed') return;
+          const r = op.input.registration;
           const t = targetOf(r);
           freed.set(targetKey(t), t);
           if (r.status === 'waitlisted') queuesMoved.set(targetKey(t), t);
           promotionCause ??= r.id;
-        }
-      } catch (error) {
-        results[i] = { ok: false, error };
-      }
+        },
+      );
     }
 
     const promotes = of('promote');
@@ -223,13 +232,13 @@ export class RegistrationBatch {
     results: Settled<Answer>[],
     items: T[],
     work: () => Promise<Settled<R>[]>,
-    each: (value: R) => void,
+    each: (value: R, item: T) => void,
   ): Promise<void> {
     try {
       const answers = await work();
       answers.forEach((a, k) => {
         results[items[k].i] = a;
-        if (a.ok) each(a.value);
+        if (a.ok) each(a.value, items[k]);
       });
     } catch (error) {
       for (const { i } of items) results[i] = { ok: false, error };

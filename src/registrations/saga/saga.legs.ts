@@ -1,6 +1,7 @@
+import { CounterKey, countersOf, countersOnlyIn } from '../../schedule/public-counter.repository';
 import type { CounterTarget } from '../../schedule/schedule.types';
 import type { Registration } from '../registration.types';
-import type { Leg, SagaPlan } from './saga.types';
+import type { HistoryEntry, Leg, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
 
 /**
  * What a change of party or slot must take and give back. Holding a seat (confirmed): a move
@@ -36,6 +37,34 @@ export function legsOfChange(
   if (!holds && moving)
     return { take: { ...target, spots: plan.spots }, release: null, netMove: false };
   return { take: null, release: null, netMove: false };
+}
+
+type Legs = Pick<SagaRow, 'take' | 'release' | 'plan'>;
+
+// a net move takes only what it newly occupies and gives back only what it leaves
+export function takeKeysOf(saga: Legs): CounterKey[] {
+  if (!saga.take) return [];
+  return saga.plan.netMove && saga.release
+    ? countersOnlyIn(saga.take, saga.release)
+    : countersOf(saga.take);
+}
+
+export function releaseKeysOf(saga: Legs): CounterKey[] {
+  if (!saga.release) return [];
+  return saga.plan.netMove && saga.take
+    ? countersOnlyIn(saga.release, saga.take)
+    : countersOf(saga.release);
+}
+
+/** What a change records once applied: its history action and its notification. */
+export function changeRecord(moving: boolean): {
+  history: Pick<HistoryEntry, 'action' | 'toStatus'>;
+  outbox: OutboxMessage;
+} {
+  return {
+    history: { action: moving ? 'moved' : 'party_changed', toStatus: 'confirmed' },
+    outbox: { kind: moving ? 'moved' : 'resized' },
+  };
 }
 
 /** The target a registration or leg occupies (its counters: countersOf). */

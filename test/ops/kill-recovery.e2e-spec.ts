@@ -196,6 +196,34 @@ describe('kill and recover', () => {
     uncertain.clear();
   }
 
+  // A new date of three slots; what the clients knew was about the previous date (already
+  // recovered and checked).
+  async function freshDate(slotCapacity: number): Promise<void> {
+    s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity });
+    known.clear();
+    uncertain.clear();
+    byHousehold.clear();
+  }
+
+  /**
+   * Sends every request at once to a server that dies at `failpoint` (fired only inside a batch
+   * of several), then recovers; the answers, undefined for those cut off.
+   */
+  async function crashMidBatch<T>(
+    failpoint: string,
+    requests: ((server: ServerProcess) => Promise<T>)[],
+  ): Promise<(T | undefined)[]> {
+    const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:1` });
+    const answers = await Promise.all(requests.map((send) => send(server).catch(() => undefined)));
+    await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+    await server.kill('SIGTERM');
+    // the failpoint did fire: the server died inside a batch of several requests
+    expect(server.child.signalCode).toBe('SIGKILL');
+    expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(1);
+    await recoverAndCheck();
+    return answers;
+  }
+
   it.each(FAILPOINTS)('recovers after a crash at %s', async (failpoint) => {
     const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:0.35` });
     await drive(server, 12);
@@ -221,21 +249,11 @@ describe('kill and recover', () => {
         });
 
       // a fresh date with room for some of them, so the batch asks the counters for seats
-      s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity: 2 });
-      // what the clients knew was about the previous date (already recovered and checked)
-      known.clear();
-      uncertain.clear();
-      byHousehold.clear();
-      const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:1` });
-      const answers = await Promise.all(
-        crowd.map((h) => register(server, h).catch(() => undefined)),
+      await freshDate(2);
+      const answers = await crashMidBatch(
+        failpoint,
+        crowd.map((h) => (server) => register(server, h)),
       );
-      await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
-      await server.kill('SIGTERM');
-      // the failpoint did fire: the server died inside a batch of several requests
-      expect(server.child.signalCode).toBe('SIGKILL');
-      expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(1);
-      await recoverAndCheck();
 
       const after = await startServer(env);
       try {
@@ -285,11 +303,8 @@ describe('kill and recover', () => {
   it.each(['batch.after-intent', 'batch.after-counters', 'batch.after-settle'])(
     'recovers after a crash mid-batch of moves at %s, and each cut-off move replays its own outcome',
     async (failpoint) => {
-      // room: one seat in slot 0, one in slot 1, two in slot 2
-      s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity: 4 });
-      known.clear();
-      uncertain.clear();
-      byHousehold.clear();
+      // room, once seated: one seat in slot 0, one in slot 1, two in slot 2
+      await freshDate(4);
       const crowd: { h: TestHousehold; id: string; from: number; to: number }[] = [];
       const seating = await startServer(env);
       try {
@@ -312,13 +327,10 @@ describe('kill and recover', () => {
           eventSlotId: m.to,
         });
 
-      const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:1` });
-      const answers = await Promise.all(crowd.map((m) => moveOf(server, m).catch(() => undefined)));
-      await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
-      await server.kill('SIGTERM');
-      expect(server.child.signalCode).toBe('SIGKILL');
-      expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(1);
-      await recoverAndCheck();
+      const answers = await crashMidBatch(
+        failpoint,
+        crowd.map((m) => (server) => moveOf(server, m)),
+      );
 
       const after = await startServer(env);
       try {

@@ -3,7 +3,10 @@ import { DateSettingsRepository } from '../../src/registrations/date-settings.re
 import { RegistrationRepository } from '../../src/registrations/registration.repository';
 import type { Registration } from '../../src/registrations/registration.types';
 import { ChangeBatch, ChangeInput } from '../../src/registrations/saga/change.batch';
+import { ChangeStepsRepository } from '../../src/registrations/saga/change-steps.repository';
+import { RecoveryService } from '../../src/registrations/saga/recovery.service';
 import { RegistrationBatch } from '../../src/registrations/saga/registration.batch';
+import { changeRecord, legsOfChange } from '../../src/registrations/saga/saga.legs';
 import type { SagaPlan } from '../../src/registrations/saga/saga.types';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { counterDrift, createHousehold, TestHousehold } from '../support/households';
@@ -21,6 +24,8 @@ describe('ChangeBatch (medium: changes of one date in one batch, real MariaDB)',
   let changes: ChangeBatch;
   let settings: DateSettingsRepository;
   let registrations: RegistrationRepository;
+  let changeSteps: ChangeStepsRepository;
+  let recovery: RecoveryService;
 
   beforeAll(async () => {
     dbs = await createTestDatabases();
@@ -30,6 +35,8 @@ describe('ChangeBatch (medium: changes of one date in one batch, real MariaDB)',
     changes = moduleRef.get(ChangeBatch);
     settings = moduleRef.get(DateSettingsRepository);
     registrations = moduleRef.get(RegistrationRepository);
+    changeSteps = moduleRef.get(ChangeStepsRepository);
+    recovery = moduleRef.get(RecoveryService);
   });
   afterAll(async () => {
     await moduleRef.close();
@@ -251,6 +258,79 @@ describe('ChangeBatch (medium: changes of one date in one batch, real MariaDB)',
         .sort(),
     ).toEqual([b.r.id, d.r.id].sort());
     expect(await reserved(s, 0)).toBe(2 + 3 + 3 + 1);
+    await consistent(s);
+  });
+
+  // what a process that died now leaves: its sagas' leases run out
+  async function dieNow(s: SlotDate): Promise<void> {
+    await dbs.privateSql.query(
+      "UPDATE registration_sagas SET lease_until = NOW(6) - INTERVAL 1 SECOND WHERE event_date_id = ? AND state IN ('taking', 'releasing')",
+      [s.dateId],
+    );
+  }
+
+  it('crash after the claims of a change batch: recovery resumes each change (moved, or full and unchanged)', async () => {
+    const s = await createSlotDate(dbs.publicSql, { slots: 2, slotCapacity: 2 });
+    const [a, b] = [await book(s, 0, 1), await book(s, 0, 1)];
+    const c = await book(s, 1, 1);
+    // step 1 of a batch of two moves into slot 1, which has one seat: then the process dies
+    const inputs = [move(a, s, 1), move(b, s, 1)];
+    const claims = await changeSteps.begin(
+      inputs.map(({ registration: r, plan, actor }) => ({
+        registrationId: r.id,
+        expectedVersion: r.version,
+        allowed: [r.status],
+        kind: 'change' as const,
+        eventDateId: r.eventDateId,
+        ...legsOfChange(r, plan),
+        plan: { ...plan, netMove: true },
+        actor,
+        leaseSeconds: 30,
+      })),
+    );
+    expect(claims.map((x) => x.kind)).toEqual(['claimed', 'claimed']);
+    await dieNow(s);
+
+    const outcomes = await recovery.tick();
+
+    expect([...outcomes.values()].sort()).toEqual(['confirmed', 'full']);
+    const slots = [(await current(a)).slot, (await current(b)).slot].sort();
+    expect(slots).toEqual([s.slotIds[0], s.slotIds[1]].sort());
+    expect((await current(c)).slot).toBe(s.slotIds[1]);
+    expect([await reserved(s, 0), await reserved(s, 1)]).toEqual([1, 2]);
+    await consistent(s);
+  });
+
+  it('crash after a batch of smaller parties committed, before the release: recovery gives the spots back', async () => {
+    const s = await personDate(1, 10);
+    const [a, b] = [await book(s, 0, 3), await book(s, 0, 3)];
+    const inputs = [resize(a, 1), resize(b, 2)];
+    const applied = await changeSteps.applyWithoutTake(
+      inputs.map(({ registration: r, plan, actor }) => ({
+        registration: r,
+        plan,
+        release: legsOfChange(r, plan).release,
+        actor,
+        leaseSeconds: 30,
+        history: {
+          ...changeRecord(false).history,
+          fromStatus: r.status,
+          toStatus: r.status,
+          spots: plan.spots,
+          eventSlotId: plan.eventSlotId,
+        },
+        outbox: changeRecord(false).outbox,
+      })),
+    );
+    expect(applied.map((x) => x.kind)).toEqual(['claimed', 'claimed']);
+    expect(await reserved(s, 0)).toBe(6);
+    await dieNow(s);
+
+    const outcomes = await recovery.tick();
+
+    expect([...outcomes.values()]).toEqual(['released', 'released']);
+    expect([(await current(a)).spots, (await current(b)).spots]).toEqual([1, 2]);
+    expect(await reserved(s, 0)).toBe(3);
     await consistent(s);
   });
 });

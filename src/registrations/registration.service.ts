@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { DomainEvents } from '../common/domain-events';
 import { Page } from '../common/paging';
-import { retryWhileBusy } from '../common/retry';
+import { Attempt, retryWhileBusy } from '../common/retry';
 import { HouseholdRepository } from '../households/household.repository';
 import { MetricsService } from '../metrics/metrics.service';
 import { bookingLevel, findSlot, isBookable, isVisible } from '../schedule/schedule.rules';
@@ -136,62 +136,56 @@ export class RegistrationService {
     command: ChangeCommand,
     actor: Actor,
   ): Promise<RegistrationView> {
-    let seen: Registration | undefined;
-    return retryWhileBusy<RegistrationView>(
-      async () => {
-        const registration = await this.get(id, householdId);
-        seen = registration;
-        if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
-          throw new DomainError(
-            'INVALID_STATE',
-            `A ${registration.status} registration cannot be changed`,
-          );
-        }
-        const date = await this.visibleDate(registration.eventDateId);
-        if (!isBookable(date))
-          throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
-        if (command.memberIds === undefined && command.eventSlotId === undefined) {
-          const value = await this.changeRequirements(
-            registration,
-            command.specialRequirements ?? null,
-            actor,
-          );
-          return { kind: 'done', value };
-        }
-        const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
-        const target = this.targetOf(date, slotId);
-        const memberIds = command.memberIds
-          ? await this.partyOf(registration.householdId, command.memberIds)
-          : registration.memberIds;
-        const settings = await this.settings.find(registration.eventDateId);
-        const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
-        const result = await this.batch.change({
-          registration,
-          plan: {
-            eventHourId: target.eventHourId,
-            eventSlotId: target.eventSlotId,
-            partySize: memberIds.length,
-            spots,
-            memberIds,
-            specialRequirements: command.specialRequirements,
-          },
-          actor: actor.sub,
-          idempotencyScope: actor.idempotencyScope,
-        });
-        if (result.kind === 'busy') return result;
-        if (result.kind === 'full') throw changeFull();
-        // the batch has promoted into whatever the change freed; a change is read back (it is
-        // not on the rush's path, and its saga may have moved members, slot and spots at once)
-        const updated = await this.mustFind(id);
-        announce(
-          this.events,
-          updated,
-          updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
+    return this.onFreshRead(id, householdId, async (registration) => {
+      if (registration.status !== 'confirmed' && registration.status !== 'waitlisted') {
+        throw new DomainError(
+          'INVALID_STATE',
+          `A ${registration.status} registration cannot be changed`,
         );
-        return { kind: 'done', value: toView(updated) };
-      },
-      () => this.busy(seen),
-    );
+      }
+      const date = await this.visibleDate(registration.eventDateId);
+      if (!isBookable(date))
+        throw new DomainError('RESERVATIONS_CLOSED', 'This date no longer takes changes');
+      if (command.memberIds === undefined && command.eventSlotId === undefined) {
+        const value = await this.changeRequirements(
+          registration,
+          command.specialRequirements ?? null,
+          actor,
+        );
+        return { kind: 'done', value };
+      }
+      const slotId = command.eventSlotId ?? registration.eventSlotId ?? undefined;
+      const target = this.targetOf(date, slotId);
+      const memberIds = command.memberIds
+        ? await this.partyOf(registration.householdId, command.memberIds)
+        : registration.memberIds;
+      const settings = await this.settings.find(registration.eventDateId);
+      const spots = settings.capacityUnit === 'person' ? memberIds.length : 1;
+      const result = await this.batch.change({
+        registration,
+        plan: {
+          eventHourId: target.eventHourId,
+          eventSlotId: target.eventSlotId,
+          partySize: memberIds.length,
+          spots,
+          memberIds,
+          specialRequirements: command.specialRequirements,
+        },
+        actor: actor.sub,
+        idempotencyScope: actor.idempotencyScope,
+      });
+      if (result.kind === 'busy') return result;
+      if (result.kind === 'full') throw changeFull();
+      // the batch has promoted into whatever the change freed; a change is read back (it is
+      // not on the rush's path, and its saga may have moved members, slot and spots at once)
+      const updated = await this.mustFind(id);
+      announce(
+        this.events,
+        updated,
+        updated.eventSlotId !== registration.eventSlotId ? 'moved' : 'resized',
+      );
+      return { kind: 'done', value: toView(updated) };
+    });
   }
 
   // Only the text: no counter, no saga, no event (nobody else needs to know; the text itself is
@@ -213,23 +207,33 @@ export class RegistrationService {
     householdId: string | undefined,
     actor: Actor,
   ): Promise<RegistrationView> {
+    return this.onFreshRead(id, householdId, async (registration) => {
+      if (registration.status === 'cancelled') return { kind: 'done', value: toView(registration) };
+      if (registration.status === 'checked_in') {
+        throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
+      }
+      // a pending registration is still in its register saga
+      if (registration.status === 'pending') return { kind: 'busy' };
+      const result = await this.batch.cancel(registration, actor.sub, actor.idempotencyScope);
+      if (result === 'busy') return { kind: 'busy' };
+      // the batch promoted into the freed seat before answering: the same operation
+      announce(this.events, result, 'cancelled');
+      return { kind: 'done', value: toView(result) };
+    });
+  }
+
+  // Runs `attempt` on a fresh read of the registration until no other saga holds it (a change
+  // meanwhile makes it busy too); then gives up with busy, timed by the holder last seen.
+  private onFreshRead(
+    id: string,
+    householdId: string | undefined,
+    attempt: (registration: Registration) => Promise<Attempt<RegistrationView>>,
+  ): Promise<RegistrationView> {
     let seen: Registration | undefined;
     return retryWhileBusy<RegistrationView>(
       async () => {
-        const registration = await this.get(id, householdId);
-        seen = registration;
-        if (registration.status === 'cancelled')
-          return { kind: 'done', value: toView(registration) };
-        if (registration.status === 'checked_in') {
-          throw new DomainError('INVALID_STATE', 'A checked-in registration cannot be cancelled');
-        }
-        // a pending registration is still in its register saga
-        if (registration.status === 'pending') return { kind: 'busy' };
-        const result = await this.batch.cancel(registration, actor.sub, actor.idempotencyScope);
-        if (result === 'busy') return { kind: 'busy' };
-        // the batch promoted into the freed seat before answering: the same operation
-        announce(this.events, result, 'cancelled');
-        return { kind: 'done', value: toView(result) };
+        seen = await this.get(id, householdId);
+        return attempt(seen);
       },
       () => this.busy(seen),
     );

@@ -13,6 +13,10 @@ import { CancelSteps } from './saga/batch/cancel.steps';
 import { PromoteSteps } from './saga/batch/promote.steps';
 import { RegisterSteps } from './saga/batch/register.steps';
 import { RecoveryOutcome, RecoveryService } from './saga/recovery.service';
+import { ChangeBatch } from './saga/change.batch';
+import { ChangeStepsRepository } from './saga/change-steps.repository';
+import { CounterStep } from './saga/counter.step';
+import { PromotionBatch } from './saga/promotion.batch';
 import { RegistrationBatch } from './saga/registration.batch';
 import { RegistrationSaga } from './saga/registration.saga';
 import { SagaOutcomes } from './saga/saga-outcomes';
@@ -42,8 +46,12 @@ const RECOVERED = { confirmed: 0, waitlisted: 0, full: 0, released: 0, gone: 0 }
     RegisterSteps,
     PromoteSteps,
     CancelSteps,
+    ChangeStepsRepository,
     SpecialRequirementsRepository,
     RegistrationSaga,
+    CounterStep,
+    PromotionBatch,
+    ChangeBatch,
     RegistrationBatch,
     RegistrationService,
     RecoveryService,

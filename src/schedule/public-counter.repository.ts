@@ -107,9 +107,11 @@ export class PublicCounterRepository {
    * it), and moves each counter by the sum granted on it. The decision is made under the rows'
    * locks, and each UPDATE still carries the capacity condition, so the database enforces
    * capacity even if this arithmetic were wrong. Returns, per claim, whether it was granted.
+   * A single claim (a batch of one) is the one conditional UPDATE of takeKeys instead.
    */
   async allocate(claims: CounterClaim[]): Promise<boolean[]> {
     if (claims.every((c) => c.spots <= 0 || c.keys.length === 0)) return claims.map(() => true);
+    if (claims.length === 1) return [await this.takeKeys(claims[0].keys, claims[0].spots)];
     return this.inTransaction(async (runner) => {
       const rows = await lockCounters(
         runner,

@@ -59,6 +59,27 @@ describe('kill and recover', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
+  /** One request with an Idempotency-Key; rejects when the server dies under it. */
+  async function keyed(
+    server: ServerProcess,
+    h: TestHousehold,
+    method: string,
+    path: string,
+    key: string,
+    body: object,
+  ) {
+    const res = await fetch(server.url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token(h.sub)}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
   function remember(body: Record<string, unknown>) {
     if (typeof body.id !== 'string') return;
     known.set(body.id, {
@@ -175,6 +196,34 @@ describe('kill and recover', () => {
     uncertain.clear();
   }
 
+  // A new date of three slots; what the clients knew was about the previous date (already
+  // recovered and checked).
+  async function freshDate(slotCapacity: number): Promise<void> {
+    s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity });
+    known.clear();
+    uncertain.clear();
+    byHousehold.clear();
+  }
+
+  /**
+   * Sends every request at once to a server that dies at `failpoint` (fired only inside a batch
+   * of several), then recovers; the answers, undefined for those cut off.
+   */
+  async function crashMidBatch<T>(
+    failpoint: string,
+    requests: ((server: ServerProcess) => Promise<T>)[],
+  ): Promise<(T | undefined)[]> {
+    const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:1` });
+    const answers = await Promise.all(requests.map((send) => send(server).catch(() => undefined)));
+    await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+    await server.kill('SIGTERM');
+    // the failpoint did fire: the server died inside a batch of several requests
+    expect(server.child.signalCode).toBe('SIGKILL');
+    expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(1);
+    await recoverAndCheck();
+    return answers;
+  }
+
   it.each(FAILPOINTS)('recovers after a crash at %s', async (failpoint) => {
     const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:0.35` });
     await drive(server, 12);
@@ -194,38 +243,17 @@ describe('kill and recover', () => {
       for (let i = 0; i < 10; i++) crowd.push(await createHousehold(dbs.privateSql));
       const keyOf = (h: TestHousehold) => `${failpoint}-${h.id}`;
       const register = (server: ServerProcess, h: TestHousehold) =>
-        fetch(server.url + '/api/v1/registrations', {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token(h.sub)}`,
-            'content-type': 'application/json',
-            'idempotency-key': keyOf(h),
-          },
-          body: JSON.stringify({
-            eventDateId: s.dateId,
-            eventSlotId: s.slotIds[Number(h.id) % s.slotIds.length],
-          }),
-        }).then(async (res) => ({
-          status: res.status,
-          body: (await res.json()) as Record<string, unknown>,
-        }));
+        keyed(server, h, 'POST', '/api/v1/registrations', keyOf(h), {
+          eventDateId: s.dateId,
+          eventSlotId: s.slotIds[Number(h.id) % s.slotIds.length],
+        });
 
       // a fresh date with room for some of them, so the batch asks the counters for seats
-      s = await createSlotDate(dbs.publicSql, { slots: 3, slotCapacity: 2 });
-      // what the clients knew was about the previous date (already recovered and checked)
-      known.clear();
-      uncertain.clear();
-      byHousehold.clear();
-      const server = await startServer({ ...env, FAILPOINTS: `${failpoint}:crash:1` });
-      const answers = await Promise.all(
-        crowd.map((h) => register(server, h).catch(() => undefined)),
+      await freshDate(2);
+      const answers = await crashMidBatch(
+        failpoint,
+        crowd.map((h) => (server) => register(server, h)),
       );
-      await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
-      await server.kill('SIGTERM');
-      // the failpoint did fire: the server died inside a batch of several requests
-      expect(server.child.signalCode).toBe('SIGKILL');
-      expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(1);
-      await recoverAndCheck();
 
       const after = await startServer(env);
       try {
@@ -261,6 +289,84 @@ describe('kill and recover', () => {
           [s.dateId, crowd.map((h) => h.id)],
         );
         expect(active).toEqual([]);
+        expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
+      } finally {
+        await after.kill('SIGTERM');
+      }
+    },
+  );
+
+  // The same for a batch of moves: households seated on a fresh date all move at once (one
+  // Idempotency-Key each), some into room and some into a full slot, and the server dies
+  // between two steps of the change batch. After recovery every cut-off move replays its own
+  // saga's outcome: moved (its old seat given back) or CAPACITY_FULL with the seat it had.
+  it.each(['batch.after-intent', 'batch.after-counters', 'batch.after-settle'])(
+    'recovers after a crash mid-batch of moves at %s, and each cut-off move replays its own outcome',
+    async (failpoint) => {
+      // room, once seated: one seat in slot 0, one in slot 1, two in slot 2
+      await freshDate(4);
+      const crowd: { h: TestHousehold; id: string; from: number; to: number }[] = [];
+      const seating = await startServer(env);
+      try {
+        for (let i = 0; i < 8; i++) {
+          const h = await createHousehold(dbs.privateSql);
+          const from = s.slotIds[i % 3];
+          const res = await call(seating, h.sub, 'POST', '/api/v1/registrations', {
+            eventDateId: s.dateId,
+            eventSlotId: from,
+          });
+          expect(res.body.status).toBe('confirmed');
+          crowd.push({ h, id: String(res.body.id), from, to: s.slotIds[(i + 1) % 3] });
+        }
+      } finally {
+        await seating.kill('SIGTERM');
+      }
+      const keyOf = (h: TestHousehold) => `moves-${failpoint}-${h.id}`;
+      const moveOf = (server: ServerProcess, m: (typeof crowd)[number]) =>
+        keyed(server, m.h, 'PATCH', `/api/v1/registrations/${m.id}`, keyOf(m.h), {
+          eventSlotId: m.to,
+        });
+
+      const answers = await crashMidBatch(
+        failpoint,
+        crowd.map((m) => (server) => moveOf(server, m)),
+      );
+
+      const after = await startServer(env);
+      try {
+        for (const [i, m] of crowd.entries()) {
+          const first = answers[i];
+          const [[saga]] = await dbs.privateSql.query<any[]>(
+            `SELECT s.state, s.outcome FROM idempotency_keys k
+               JOIN registration_sagas s ON s.id = k.saga_id
+              WHERE s.registration_id = ? AND s.kind = 'change'`,
+            [m.id],
+          );
+          const retry = await moveOf(after, m);
+          const [[row]] = await dbs.privateSql.query<any[]>(
+            'SELECT status, event_slot_id FROM event_registrations WHERE id = ?',
+            [m.id],
+          );
+          const seen = { id: m.id, saga, status: retry.status, code: retry.body.code };
+          if (first === undefined && !saga && retry.body.code === 'IDEMPOTENCY_KEY_IN_USE') {
+            // cut off before its batch's first step, the key still held by the dead request:
+            // nothing was written for it
+            expect({ id: m.id, slot: row.event_slot_id }).toEqual({ id: m.id, slot: m.from });
+            continue;
+          }
+          if (first !== undefined) expect(retry).toEqual(first);
+          if (saga?.state === 'done') expect(seen).toMatchObject({ status: 200 });
+          if (saga?.outcome === 'CAPACITY_FULL')
+            expect(seen).toMatchObject({ status: 409, code: 'CAPACITY_FULL' });
+          // moved, or refused and still holding the seat it had
+          expect({ id: m.id, status: row.status, slot: row.event_slot_id }).toEqual({
+            id: m.id,
+            status: 'confirmed',
+            slot: retry.status === 200 ? m.to : m.from,
+          });
+          if (retry.status !== 200)
+            expect(seen).toMatchObject({ status: 409, code: 'CAPACITY_FULL' });
+        }
         expect(await counterDrift(dbs.publicSql, dbs.privateSql, s.dateId)).toEqual([]);
       } finally {
         await after.kill('SIGTERM');

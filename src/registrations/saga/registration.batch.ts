@@ -1,29 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error';
-import { DomainEvents } from '../../common/domain-events';
 import { Failpoints } from '../../common/failpoints';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { isConnectionError, scheduleUnavailable } from '../../database/db-errors';
-import { MetricsService } from '../../metrics/metrics.service';
-import {
-  CounterClaim,
-  CounterOutcomeUnknownError,
-  countersOf,
-  PublicCounterRepository,
-} from '../../schedule/public-counter.repository';
+import { CounterClaim, countersOf } from '../../schedule/public-counter.repository';
 import type { CounterTarget } from '../../schedule/schedule.types';
-import { announce, announcePositions } from '../registration.events';
 import { RegistrationRepository } from '../registration.repository';
 import type { DateSettings, Registration } from '../registration.types';
 import { WaitlistRepository } from '../waitlist.repository';
 import { GroupCommitQueue, Settled } from '../../common/group-commit.queue';
-import { CancelIntent, Intent, PromotionClaim, Settlement } from './batch/batch.types';
+import { cancelledView, pendingView, settledView } from './batch.views';
+import { CancelIntent, Intent, Settlement } from './batch/batch.types';
 import { CancelSteps } from './batch/cancel.steps';
-import { PromoteSteps } from './batch/promote.steps';
 import { RegisterSteps } from './batch/register.steps';
-import { ChangeInput, RegistrationSaga } from './registration.saga';
+import { ChangeBatch, ChangeInput } from './change.batch';
+import { CounterStep, settleError } from './counter.step';
+import { PromotionBatch } from './promotion.batch';
 import { SagaTakenOverError } from './saga.errors';
-import { SagaRepository } from './saga.repository';
+import { targetKey, targetOf } from './saga.legs';
 import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
 
 /*
@@ -31,10 +24,14 @@ import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
  *
  *   requests for date D ──► GroupCommitQueue(D) ──► one batch at a time per date and instance
  *
- *   batch = [cancels] [changes] [registers] [promotions], in that order:
+ *   batch = [cancels] [changes] [promotions] [registers], in that order:
  *     cancels    private tx: all cancelled + saga rows (releasing) ─► public: give back the sum
  *                ─► sagas done
- *     changes    the one-request saga (registration.saga.ts), one after the other
+ *     changes    (change.batch.ts) those taking nothing first: private tx: all applied + saga
+ *                rows ─► public: give back the sum ─► sagas done; then those with a take leg:
+ *                private tx: all claimed (saga rows `taking`) ─► public tx: grant in arrival
+ *                order, first fit ─► private tx: confirmed | unchanged (full), fenced per
+ *                registration ─► public: give back the old seats of the moves ─► sagas done
  *     promotions whatever the releases freed goes to the queues first (first fit by place)
  *     registers  private tx: all intents (pending rows + saga rows, `taking`)
  *                ─► public tx: lock slot/hour/date rows FOR UPDATE, grant in arrival order,
@@ -56,10 +53,19 @@ import { ChangeOutcome, NewRegistration, SYSTEM_ACTOR } from './saga.types';
  *    again for each, oldest first (confirm, waitlist or fail).
  *  - after the settle: all finished; answers may not have been sent: a retry with the same
  *    Idempotency-Key gets its own saga's outcome.
- *  - cancels after their private commit: sagas `releasing`; recovery resets the counters.
- *  - promotions after their claim: sagas `taking`, as for registrations.
+ *  - cancels, and changes that take nothing, after their private commit: sagas `releasing`
+ *    (or done when nothing is owed); recovery resets the counters.
+ *  - changes with a take leg and promotions after their claim: sagas `taking`, as for
+ *    registrations (recovery resumes each: RegistrationSaga.resume); after their settle, the
+ *    moves' sagas `releasing` until their old seats are given back.
  * An error (not a crash) is compensated at once for the whole batch, as for one request: seats
  * taken are given back and step 1 undone; an ambiguous public COMMIT is left to recovery.
+ *
+ * This file holds the queue, the order of a batch (`run`) and the registers and cancels; the
+ * changes are change.batch.ts (private side change-steps.repository.ts), the promotions
+ * promotion.batch.ts, the public step with its compensation (shared by all) counter.step.ts,
+ * the answers built from what was written batch.views.ts, and the private transactions of
+ * registers, cancels and promotions batch/ (register.steps.ts, cancel.steps.ts, promote.steps.ts).
  */
 
 export type BatchOutcome = 'confirmed' | 'waitlisted' | 'full';
@@ -77,8 +83,6 @@ type Answer =
   | ChangeOutcome
   | string[];
 
-const targetKey = (t: CounterTarget): string => `${t.eventDateId}/${t.eventSlotId ?? '-'}`;
-
 @Injectable()
 export class RegistrationBatch {
   private readonly logger = new Logger(RegistrationBatch.name);
@@ -87,16 +91,13 @@ export class RegistrationBatch {
 
   constructor(
     private readonly registerSteps: RegisterSteps,
-    private readonly promoteSteps: PromoteSteps,
     private readonly cancelSteps: CancelSteps,
-    private readonly sagas: SagaRepository,
-    private readonly registrations: RegistrationRepository,
     private readonly waitlist: WaitlistRepository,
-    private readonly counters: PublicCounterRepository,
-    private readonly saga: RegistrationSaga,
+    private readonly registrations: RegistrationRepository,
+    private readonly counterStep: CounterStep,
+    private readonly promotions: PromotionBatch,
+    private readonly changes: ChangeBatch,
     private readonly failpoints: Failpoints,
-    private readonly metrics: MetricsService,
-    private readonly events: DomainEvents,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.leaseSeconds = config.sagaGraceSeconds;
@@ -180,20 +181,21 @@ export class RegistrationBatch {
       promotionCause ??= cancels[0].op.registration.id;
     }
 
-    for (const { op, i } of of('change')) {
-      const r = op.input.registration;
-      try {
-        const outcome = await this.saga.change(op.input);
-        results[i] = { ok: true, value: outcome };
-        if (outcome.kind === 'changed') {
+    const changes = of('change');
+    if (changes.length > 0) {
+      await this.settle(
+        results,
+        changes,
+        () => this.changes.run(changes.map((x) => x.op.input)),
+        (outcome, { op }) => {
+          if (outcome.kind !== 'changed') return;
+          const r = op.input.registration;
           const t = targetOf(r);
           freed.set(targetKey(t), t);
           if (r.status === 'waitlisted') queuesMoved.set(targetKey(t), t);
           promotionCause ??= r.id;
-        }
-      } catch (error) {
-        results[i] = { ok: false, error };
-      }
+        },
+      );
     }
 
     const promotes = of('promote');
@@ -204,7 +206,7 @@ export class RegistrationBatch {
       try {
         // a staff promote acts itself; otherwise the system acts because of a release
         const staff = promotes[0]?.op.actor;
-        const promoted = await this.promoteDateNow(
+        const promoted = await this.promotions.promoteDate(
           eventDateId,
           staff ?? SYSTEM_ACTOR,
           [...freed.values()],
@@ -227,7 +229,7 @@ export class RegistrationBatch {
       }
     }
 
-    for (const t of queuesMoved.values()) await this.announceQueue(t);
+    for (const t of queuesMoved.values()) await this.promotions.announceQueue(t);
     return results;
   }
 
@@ -235,13 +237,13 @@ export class RegistrationBatch {
     results: Settled<Answer>[],
     items: T[],
     work: () => Promise<Settled<R>[]>,
-    each: (value: R) => void,
+    each: (value: R, item: T) => void,
   ): Promise<void> {
     try {
       const answers = await work();
       answers.forEach((a, k) => {
         results[items[k].i] = a;
-        if (a.ok) each(a.value);
+        if (a.ok) each(a.value, items[k]);
       });
     } catch (error) {
       for (const { i } of items) results[i] = { ok: false, error };
@@ -257,26 +259,13 @@ export class RegistrationBatch {
     this.failpoints.hit('cancel.after-intent');
     if (intents.filter(Boolean).length > 1) this.failpoints.hit('batch.after-intent');
     const owing = intents.filter((c): c is CancelIntent => c !== undefined && c.owes);
-    if (owing.length > 0) await this.releaseAll(owing);
+    await this.counterStep.releaseAll(
+      owing.map((c) => ({
+        sagaId: c.sagaId,
+        claim: { keys: countersOf(c.registration), spots: c.registration.spots },
+      })),
+    );
     return intents.map((c) => ({ ok: true, value: c ? cancelledView(c) : 'busy' }));
-  }
-
-  private async releaseAll(owing: CancelIntent[]): Promise<void> {
-    this.failpoints.hit('release.before-counters');
-    try {
-      await this.counters.releaseAll(
-        owing.map((c) => ({ keys: countersOf(c.registration), spots: c.registration.spots })),
-      );
-    } catch (error) {
-      // the registrations already no longer hold their seats; the sagas stay `releasing` and
-      // recovery gives the seats back
-      this.logger.warn({ sagas: owing.length, err: String(error) }, 'release left for recovery');
-      return;
-    }
-    this.failpoints.hit('release.after-counters');
-    await this.sagas.finishReleases(owing.map((c) => c.sagaId)).catch((error: unknown) => {
-      this.logger.warn({ err: String(error) }, 'releases recorded late; recovery will close them');
-    });
   }
 
   // ---- registers: intents -> one public allocation -> settle --------------------------------
@@ -302,7 +291,7 @@ export class RegistrationBatch {
       if (waiting.has(input.target.eventSlotId) && !input.joinWaitlist)
         letQueueFirst.set(targetKey(input.target), input.target);
     }
-    for (const t of letQueueFirst.values()) await this.promoteTarget(t, SYSTEM_ACTOR);
+    for (const t of letQueueFirst.values()) await this.promotions.promoteTarget(t, SYSTEM_ACTOR);
 
     const begun = await this.registerSteps.begin(
       ops.map((o) => o.input),
@@ -331,7 +320,7 @@ export class RegistrationBatch {
         });
         throw error;
       }
-      granted = await this.take(
+      granted = await this.counterStep.take(
         intents.map((intent) =>
           queueBehind(intent.input)
             ? undefined
@@ -346,7 +335,7 @@ export class RegistrationBatch {
     try {
       settlements = await this.registerSteps.settle(intents, granted, settings);
     } catch (error) {
-      await this.afterFailedSettle(
+      await this.counterStep.afterFailedSettle(
         error,
         intents.map((intent, k) => ({ claim: claimOf(intent), granted: granted[k] })),
         () => this.registerSteps.abandon(intents, 'COMPENSATED'),
@@ -356,8 +345,9 @@ export class RegistrationBatch {
       return answers;
     }
     // recovery took these over and accounted for the counters without our take: give it back
-    const lost = intents.filter((intent, k) => settlements[k].outcome === 'lost' && granted[k]);
-    if (lost.length > 0) await this.counters.releaseAll(lost.map(claimOf));
+    await this.counterStep.giveBackLost(
+      intents.filter((_, k) => settlements[k].outcome === 'lost' && granted[k]).map(claimOf),
+    );
     try {
       this.failpoints.hit('take.after-confirm');
       if (intents.length > 1) this.failpoints.hit('batch.after-settle');
@@ -375,7 +365,7 @@ export class RegistrationBatch {
     const moved = new Set<string>();
     for (const [key, t] of grown) {
       try {
-        if ((await this.promoteTarget(t, SYSTEM_ACTOR)).length > 0) moved.add(key);
+        if ((await this.promotions.promoteTarget(t, SYSTEM_ACTOR)).length > 0) moved.add(key);
       } catch (error) {
         this.logger.warn({ eventDateId, err: String(error) }, 'promotion deferred');
       }
@@ -417,262 +407,8 @@ export class RegistrationBatch {
       }
     }
   }
-
-  // ---- promotions ---------------------------------------------------------------------------
-
-  /** The freed targets first, then every other queue of the date. */
-  private async promoteDateNow(
-    eventDateId: number,
-    actor: string,
-    first: CounterTarget[],
-    cause?: string,
-  ): Promise<string[]> {
-    const promoted: string[] = [];
-    const done = new Set<string>();
-    for (const t of first) {
-      done.add(targetKey(t));
-      promoted.push(...(await this.promoteTarget(t, actor, cause)));
-    }
-    // only the queues that exist: a cancel must not walk every slot of the date
-    for (const t of await this.waitlist.targets(eventDateId)) {
-      if (done.has(targetKey(t))) continue;
-      promoted.push(...(await this.promoteTarget(t, actor, cause)));
-    }
-    return promoted;
-  }
-
-  /**
-   * Confirms the oldest waitlisted registrations of a target that fit (first fit by place: a
-   * party too large for the room is passed over). A read of the counters only picks whom to
-   * claim; the public step decides under the rows' locks, as for registrations.
-   */
-  private async promoteTarget(
-    target: CounterTarget,
-    actor: string,
-    cause?: string,
-  ): Promise<string[]> {
-    const promoted: string[] = [];
-    for (let round = 0; round < 100; round++) {
-      const rows = await this.counters.read(countersOf(target));
-      let room = Math.min(...rows.map((c) => c.capacity - c.reserved));
-      if (!Number.isFinite(room) || room <= 0) break;
-      const candidates = await this.waitlist.candidates(target.eventDateId, target.eventSlotId, 50);
-      const pick = candidates.filter((c) => {
-        if (c.spots > room) return false;
-        room -= c.spots;
-        return true;
-      });
-      if (pick.length === 0) break;
-      const claims = await this.promoteSteps.claim(
-        pick,
-        target,
-        actor,
-        this.leaseSeconds,
-        cause ?? null,
-      );
-      if (claims.length === 0) break;
-      const won = await this.promoteClaims(claims);
-      promoted.push(...claims.filter((_, k) => won[k]).map((c) => c.registrationId));
-      if (!won.some(Boolean)) break;
-    }
-    if (promoted.length > 0) {
-      this.metrics.waitlistPromotions(promoted.length);
-      for (const id of promoted) {
-        const registration = await this.registrations.findById(id);
-        if (registration) announce(this.events, registration, 'promoted');
-      }
-      await this.announceQueue(target);
-    }
-    return promoted;
-  }
-
-  private async promoteClaims(claims: PromotionClaim[]): Promise<boolean[]> {
-    const granted = await this.take(
-      claims.map((c) => ({ keys: countersOf(c.target), spots: c.spots })),
-      () => this.promoteSteps.abandon(claims, 'ABANDONED'),
-    );
-    let won: boolean[];
-    try {
-      won = await this.promoteSteps.settle(claims, granted);
-    } catch (error) {
-      await this.afterFailedSettle(
-        error,
-        claims.map((c, k) => ({
-          claim: { keys: countersOf(c.target), spots: c.spots },
-          granted: granted[k],
-        })),
-        () => this.promoteSteps.abandon(claims, 'COMPENSATED'),
-      );
-      throw settleError(error);
-    }
-    // granted but not won: recovery took the saga over and counts without our take
-    const lost = claims.filter((_, k) => granted[k] && !won[k]);
-    if (lost.length > 0) {
-      await this.counters.releaseAll(
-        lost.map((c) => ({ keys: countersOf(c.target), spots: c.spots })),
-      );
-    }
-    this.failpoints.hit('take.after-confirm');
-    return won;
-  }
-
-  // ---- the public step, shared by registrations and promotions ------------------------------
-
-  /**
-   * Steps 2 of a batch: one public allocation (claims granted in order, first fit). `abandon`
-   * undoes step 1 when nothing was taken; seats known to be taken when something fails are
-   * given back first. An unknown COMMIT outcome leaves every saga `taking` for recovery.
-   * `undefined` claims do not ask for a seat (they queue behind a waitlist) and are not granted.
-   */
-  private async take(
-    claims: (CounterClaim | undefined)[],
-    abandon: () => Promise<void>,
-  ): Promise<boolean[]> {
-    const asked = claims.filter((c): c is CounterClaim => c !== undefined);
-    let granted: boolean[] = [];
-    let committed = false;
-    try {
-      this.failpoints.hit('take.before-counters');
-      granted = asked.length > 0 ? await this.counters.allocate(asked) : [];
-      committed = true;
-      this.failpoints.hit('take.after-counters');
-      if (asked.length > 1) this.failpoints.hit('batch.after-counters');
-    } catch (error) {
-      if (error instanceof CounterOutcomeUnknownError) throw leftForRecovery(this.logger, error);
-      if (committed) {
-        await this.compensate(
-          asked.filter((_, k) => granted[k]),
-          abandon,
-        );
-      } else {
-        await abandon().catch((e: unknown) =>
-          this.logger.error({ err: String(e) }, 'abandon left for recovery'),
-        );
-      }
-      throw error;
-    }
-    let next = 0;
-    return claims.map((c) => (c === undefined ? false : granted[next++]));
-  }
-
-  // the private settle failed: a lost connection may have committed it (recovery decides);
-  // anything else is known not to have committed, so the seats are given back and step 1 undone
-  private async afterFailedSettle(
-    error: unknown,
-    taken: { claim: CounterClaim; granted: boolean }[],
-    abandon: () => Promise<void>,
-  ): Promise<void> {
-    if (isConnectionError(error) || isUnavailable(error)) {
-      this.logger.error({ err: String(error) }, 'batch outcome unknown; left for recovery');
-      return;
-    }
-    await this.compensate(
-      taken.filter((t) => t.granted).map((t) => t.claim),
-      abandon,
-    );
-  }
-
-  private async compensate(taken: CounterClaim[], abandon: () => Promise<void>): Promise<void> {
-    try {
-      if (taken.length > 0) await this.counters.releaseAll(taken);
-      await abandon();
-      this.metrics.sagaCompensation('batch');
-      this.logger.warn({ seats: taken.length }, 'batch compensated');
-    } catch (error) {
-      this.logger.error({ err: String(error) }, 'compensation left for recovery');
-    }
-  }
-
-  private async announceQueue(target: CounterTarget): Promise<void> {
-    try {
-      announcePositions(
-        this.events,
-        await this.waitlist.ofTarget(target.eventDateId, target.eventSlotId),
-      );
-    } catch (error) {
-      this.logger.warn({ err: String(error) }, 'position events skipped');
-    }
-  }
-}
-
-function targetOf(r: CounterTarget): CounterTarget {
-  return { eventDateId: r.eventDateId, eventHourId: r.eventHourId, eventSlotId: r.eventSlotId };
 }
 
 function claimOf(intent: Intent): CounterClaim {
   return { keys: countersOf(intent.input.target), spots: intent.input.spots };
-}
-
-function isUnavailable(error: unknown): boolean {
-  return error instanceof DomainError && error.code === 'SERVICE_UNAVAILABLE';
-}
-
-function settleError(error: unknown): unknown {
-  return isConnectionError(error) || isUnavailable(error)
-    ? new DomainError('SERVICE_UNAVAILABLE', 'The service is unavailable; try again shortly', {
-        retryAfterSeconds: 5,
-      })
-    : error;
-}
-
-function leftForRecovery(logger: Logger, cause: unknown): DomainError {
-  logger.error({ err: String(cause) }, 'batch outcome unknown; left for recovery');
-  return scheduleUnavailable();
-}
-
-function base(intent: Intent): Omit<Registration, 'status' | 'updatedAt' | 'waitlistPosition'> {
-  const input = intent.input;
-  return {
-    id: intent.registrationId,
-    householdId: input.householdId,
-    eventId: input.eventId,
-    eventDateId: input.target.eventDateId,
-    eventHourId: input.target.eventHourId,
-    eventSlotId: input.target.eventSlotId,
-    partySize: input.partySize,
-    spots: input.spots,
-    queuedAt: null,
-    pendingSagaId: null,
-    version: 2,
-    createdBy: input.actor,
-    createdAt: intent.createdAt,
-    confirmedAt: null,
-    cancelledAt: null,
-    checkedInAt: null,
-    specialRequirements: input.specialRequirements,
-    memberIds: input.memberIds,
-  };
-}
-
-function settledView(
-  intent: Intent,
-  status: 'confirmed' | 'waitlisted',
-  at: Date,
-  position: number | null,
-): Registration {
-  return {
-    ...base(intent),
-    status,
-    updatedAt: at,
-    confirmedAt: status === 'confirmed' ? at : null,
-    queuedAt: status === 'waitlisted' ? intent.createdAt : null,
-    waitlistPosition: position,
-  };
-}
-
-// a registration refused for want of room was removed; only the outcome is answered
-function pendingView(intent: Intent): Registration {
-  return { ...base(intent), status: 'failed', updatedAt: intent.createdAt, waitlistPosition: null };
-}
-
-function cancelledView(c: CancelIntent): Registration {
-  return {
-    ...c.registration,
-    status: 'cancelled',
-    cancelledAt: c.at,
-    updatedAt: c.at,
-    version: c.registration.version + 1,
-    pendingSagaId: null,
-    waitlistPosition: null,
-  };
 }

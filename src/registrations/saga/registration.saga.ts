@@ -8,17 +8,16 @@ import {
   CounterKey,
   CounterOutcomeUnknownError,
   countersOf,
-  countersOnlyIn,
   PublicCounterRepository,
 } from '../../schedule/public-counter.repository';
 import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
 import { Registration, RegistrationStatus } from '../registration.types';
-import { legsOfChange } from './saga.legs';
+import { changeRecord, releaseKeysOf, takeKeysOf } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
-import { ChangeOutcome, HistoryEntry, OutboxMessage, SagaPlan, SagaRow } from './saga.types';
+import { HistoryEntry, OutboxMessage, SagaRow } from './saga.types';
 
 /*
  * The registration saga. Two databases, no transaction spanning them:
@@ -47,34 +46,29 @@ import { ChangeOutcome, HistoryEntry, OutboxMessage, SagaPlan, SagaRow } from '.
  * The client of an interrupted request gets the finished outcome by retrying with the same
  * Idempotency-Key (the key row points at the saga; saga-outcomes.ts rebuilds the answer).
  *
- * Batches (registration.batch.ts): new registrations, cancels and promotions of one event date
- * run these same steps for many registrations at once, one transaction per step for the whole
- * batch, and every registration keeps its own saga row and its own fence. So 1-3 hold for each
- * row of a batch exactly as for one request: a batch's public step takes the SUM of the seats
- * granted (under the counters' row locks) only after every intent has committed, and settles
- * no row before that commit; a batch's cancels commit in private before the sum is given back.
+ * Batches (registration.batch.ts): new registrations, cancels, party changes, moves and
+ * promotions of one event date run these same steps for many registrations at once, one
+ * transaction per step for the whole batch (changes through the same private steps of
+ * saga-steps.repository.ts, row by row), and every registration keeps its own saga row and its
+ * own fence. So 1-3 hold for each row of a batch exactly as for one request: a batch's public
+ * step takes the SUM of the seats granted (under the counters' row locks) only after every
+ * intent has committed, and settles no row before that commit; a batch's cancels (and changes
+ * that free spots) commit in private before the sum is given back.
  * A process dying between two steps of a batch leaves each of its rows in one of the states
  * above (all `taking` after the intents or the public step, all `releasing` after the cancels'
  * commit, all finished after the settle), and recovery treats them one by one as listed. The
- * steps that stay one request at a time are the ones in this file: change (also inside a
- * batch, in turn) and resume (recovery).
+ * step that stays one request at a time is resume (recovery, in this file: `take` below, then
+ * the release leg); a change's steps are those of a batch (change.batch.ts).
  *
  * This folder holds the whole saga: this file (the steps and their compensations, in order),
  * saga-steps.repository.ts (the private half of each step: one transaction over the table
- * repositories), registration.batch.ts and batch/ (the private steps of a register, promote
- * and cancel batch, one file each over the same repositories), saga.repository.ts
- * (registration_sagas), recovery.service.ts and reconciliation/ (counters against the private
- * truth: recovery, backfill, drift report).
+ * repositories), saga.repository.ts (registration_sagas), recovery.service.ts,
+ * reconciliation/ (counters against the private truth: recovery, backfill, drift report) and
+ * registration.batch.ts with the files its header names (the group commit per date; batch/
+ * holds the private steps of register, promote and cancel batches, one file each).
  */
 
 export type TakeOutcome = 'confirmed' | 'waitlisted' | 'full';
-
-export interface ChangeInput {
-  registration: Registration;
-  plan: SagaPlan;
-  actor: string;
-  idempotencyScope?: string;
-}
 
 @Injectable()
 export class RegistrationSaga {
@@ -106,68 +100,9 @@ export class RegistrationSaga {
     return Math.min(5, Math.ceil(holder.leaseSecondsLeft));
   }
 
-  // New registrations, cancels and promotions run as batches (registration.batch.ts), through
-  // the same steps for many rows at once; what stays here runs one request at a time.
-
-  // ---- change party and/or slot ------------------------------------------------------------
-
-  /**
-   * A change that needs more room (a bigger party, another slot) takes the new seat first and
-   * then gives the old one back; one that needs less gives the difference back. All or
-   * nothing: full leaves the registration as it was; busy: another saga holds it.
-   */
-  async change(input: ChangeInput): Promise<ChangeOutcome> {
-    const r = input.registration;
-    const plan = input.plan;
-    const moving = plan.eventSlotId !== r.eventSlotId;
-    const history: Pick<HistoryEntry, 'action' | 'toStatus'> = {
-      action: moving ? 'moved' : 'party_changed',
-      toStatus: 'confirmed',
-    };
-    const outbox: OutboxMessage = { kind: moving ? 'moved' : 'resized' };
-    const { take, release, netMove } = legsOfChange(r, plan);
-    if (netMove) plan.netMove = true;
-
-    if (!take) {
-      const applied = await this.steps.applyWithoutTake({
-        registration: r,
-        plan,
-        release,
-        actor: input.actor,
-        idempotencyScope: input.idempotencyScope,
-        leaseSeconds: this.leaseSeconds,
-        history: {
-          ...history,
-          fromStatus: r.status,
-          toStatus: r.status,
-          spots: plan.spots,
-          eventSlotId: plan.eventSlotId,
-        },
-        outbox,
-      });
-      if (applied.kind === 'busy') return applied;
-      if (release) await this.release(applied.sagaId, countersOf(release), release.spots);
-      return { kind: 'changed' };
-    }
-
-    const claim = await this.steps.beginOnExisting({
-      registrationId: r.id,
-      expectedVersion: r.version,
-      allowed: [r.status],
-      kind: 'change',
-      eventDateId: r.eventDateId,
-      take,
-      release,
-      plan,
-      actor: input.actor,
-      idempotencyScope: input.idempotencyScope,
-      leaseSeconds: this.leaseSeconds,
-    });
-    if (claim.kind === 'busy') return claim;
-    const saga = await this.mustFindSaga(claim.sagaId);
-    const outcome = await this.take(saga, r.status, history, outbox);
-    return { kind: outcome === 'confirmed' ? 'changed' : 'full' };
-  }
+  // New registrations, changes, cancels and promotions run as batches (registration.batch.ts),
+  // through the same steps for many rows at once; what stays here is recovery's resume and the
+  // two legs it re-runs, one saga at a time.
 
   /**
    * Recovery: runs the remaining steps of a `taking` saga whose counters have just been reset to
@@ -195,13 +130,10 @@ export class RegistrationSaga {
           { action: 'promoted', toStatus: 'confirmed' },
           { kind: 'promoted' },
         );
-      case 'change':
-        return this.take(
-          saga,
-          registration.status,
-          { action: moving ? 'moved' : 'party_changed', toStatus: 'confirmed' },
-          { kind: moving ? 'moved' : 'resized' },
-        );
+      case 'change': {
+        const { history, outbox } = changeRecord(moving);
+        return this.take(saga, registration.status, history, outbox);
+      }
       case 'cancel':
         return 'full';
     }
@@ -222,7 +154,7 @@ export class RegistrationSaga {
   ): Promise<TakeOutcome> {
     const leg = saga.take;
     if (!leg) throw new Error(`saga ${saga.id} has no take leg`);
-    const keys = this.takeKeys(saga);
+    const keys = takeKeysOf(saga);
     let taken = false;
     try {
       this.failpoints.hit('take.before-counters');
@@ -244,18 +176,7 @@ export class RegistrationSaga {
 
     let completed: Awaited<ReturnType<SagaStepsRepository['completeTake']>>;
     try {
-      completed = await this.steps.completeTake(
-        saga,
-        fromStatus,
-        {
-          ...history,
-          fromStatus,
-          spots: saga.plan.spots,
-          eventSlotId: saga.plan.eventSlotId,
-          cause: saga.plan.cause ?? null,
-        },
-        outbox,
-      );
+      completed = await this.steps.completeTake(saga, fromStatus, history, outbox);
     } catch (error) {
       // a failed COMMIT may or may not have landed: recovery decides from the private truth
       if (isConnectionError(error)) throw this.leftForRecovery(saga, error);
@@ -268,23 +189,8 @@ export class RegistrationSaga {
       throw new SagaTakenOverError();
     }
     this.failpoints.hit('take.after-confirm');
-    if (saga.release) await this.release(saga.id, this.releaseKeys(saga), saga.release.spots);
+    if (saga.release) await this.release(saga.id, releaseKeysOf(saga), saga.release.spots);
     return 'confirmed';
-  }
-
-  // a net move takes only what it newly occupies and gives back only what it leaves
-  private takeKeys(saga: SagaRow): CounterKey[] {
-    if (!saga.take) return [];
-    return saga.plan.netMove && saga.release
-      ? countersOnlyIn(saga.take, saga.release)
-      : countersOf(saga.take);
-  }
-
-  private releaseKeys(saga: SagaRow): CounterKey[] {
-    if (!saga.release) return [];
-    return saga.plan.netMove && saga.take
-      ? countersOnlyIn(saga.release, saga.take)
-      : countersOf(saga.release);
   }
 
   /** The public half of a release; the private half has already committed. */
@@ -336,11 +242,5 @@ export class RegistrationSaga {
       'saga outcome unknown; left for recovery',
     );
     return scheduleUnavailable();
-  }
-
-  private async mustFindSaga(id: string): Promise<SagaRow> {
-    const saga = await this.sagas.find(id);
-    if (!saga) throw new Error(`saga ${id} vanished`);
-    return saga;
   }
 }

@@ -23,6 +23,12 @@ import {
   SagaRow,
 } from './saga.types';
 
+/** What a step needs of its saga: a row read back (recovery), or one a batch has just written. */
+export type StepSaga = Pick<
+  SagaRow,
+  'id' | 'registrationId' | 'eventDateId' | 'kind' | 'take' | 'release' | 'plan' | 'actor'
+>;
+
 // The private half of each saga step: ONE private transaction, composed from the repositories
 // of the tables it writes (registrations, sagas, history, outbox, settings, keys). The saga
 // (registration.saga.ts) decides their order relative to the public counter updates; no
@@ -51,20 +57,22 @@ export class SagaStepsRepository {
   }
 
   /**
-   * Step 1 of an operation on an existing registration (promote, change): claims it for a new
-   * saga. Busy when it is not in one of `allowed` or another saga holds it.
+   * Step 1 of a change with a take leg, inside the caller's transaction: a `taking` saga claims
+   * the registration. Busy when it is not in one of `allowed`, changed since `expectedVersion`
+   * or another saga holds it; then nothing of this step stays written (a savepoint), so the
+   * caller's other steps in the same transaction stand.
    */
   async beginOnExisting(
+    m: Queryable,
     input: Omit<NewSaga, 'state'> & { expectedVersion?: number; allowed: RegistrationStatus[] },
   ): Promise<Claim> {
-    return this.fenced(async (m) => {
-      const sagaId = await this.insertSaga(m, {
-        ...input,
-        state: input.take ? 'taking' : 'releasing',
-      });
-      if (!(await this.registrations.claim(m, { ...input, sagaId }))) throw new ClaimLost();
-      return { kind: 'claimed' as const, sagaId };
-    }, BUSY);
+    await m.query('SAVEPOINT begin_on_existing');
+    const sagaId = await this.insertSaga(m, { ...input, state: 'taking' });
+    if (await this.registrations.claim(m, { ...input, sagaId })) {
+      return { kind: 'claimed', sagaId };
+    }
+    await m.query('ROLLBACK TO SAVEPOINT begin_on_existing');
+    return BUSY;
   }
 
   /**
@@ -74,20 +82,41 @@ export class SagaStepsRepository {
   async completeTake(
     saga: SagaRow,
     fromStatus: RegistrationStatus,
-    history: HistoryEntry,
+    history: Pick<HistoryEntry, 'action' | 'toStatus'>,
     outbox: OutboxMessage,
-  ): Promise<{ kind: 'completed' } | Lost> {
-    return this.fenced(async (m) => {
-      if (!(await this.registrations.confirm(m, claimOf(saga), saga.plan))) throw new ClaimLost();
-      if (saga.plan.memberIds) {
-        await this.registrations.replaceMembers(m, saga.registrationId, saga.plan.memberIds);
-      }
-      await this.sagas.setState(m, saga.id, saga.release ? 'releasing' : 'done', 'confirmed');
-      await this.history.record(m, saga, history, fromStatus);
-      await this.applyRequirements(m, saga, saga.plan, { ...history, fromStatus });
-      await this.outbox.enqueue(m, saga.registrationId, outbox.kind);
-      return { kind: 'completed' as const };
-    }, LOST);
+  ): Promise<Completed | Lost> {
+    return privateTransaction(this.db, (m) =>
+      this.completeTakeIn(m, saga, fromStatus, history, outbox),
+    );
+  }
+
+  /**
+   * completeTake inside the caller's transaction. The fenced update is the first write, so a
+   * lost saga leaves nothing written and the caller's other steps stand.
+   */
+  async completeTakeIn(
+    m: Queryable,
+    saga: StepSaga,
+    fromStatus: RegistrationStatus,
+    history: Pick<HistoryEntry, 'action' | 'toStatus'>,
+    outbox: OutboxMessage,
+  ): Promise<Completed | Lost> {
+    if (!(await this.registrations.confirm(m, claimOf(saga), saga.plan))) return LOST;
+    if (saga.plan.memberIds) {
+      await this.registrations.replaceMembers(m, saga.registrationId, saga.plan.memberIds);
+    }
+    const entry: HistoryEntry = {
+      ...history,
+      fromStatus,
+      spots: saga.plan.spots,
+      eventSlotId: saga.plan.eventSlotId,
+      cause: saga.plan.cause ?? null,
+    };
+    await this.sagas.setState(m, saga.id, saga.release ? 'releasing' : 'done', 'confirmed');
+    await this.history.record(m, saga, entry, fromStatus);
+    await this.applyRequirements(m, saga, saga.plan, entry);
+    await this.outbox.enqueue(m, saga.registrationId, outbox.kind);
+    return COMPLETED;
   }
 
   /**
@@ -129,52 +158,64 @@ export class SagaStepsRepository {
         await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
         return { kind: 'full' as const };
       }
-      if (!(await this.registrations.releaseClaim(m, claimed))) throw new ClaimLost();
-      await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
-      return { kind: 'full' as const };
+      return this.completeNoRoomIn(m, saga);
     }, LOST);
   }
 
   /**
-   * A change that needs no new seat (smaller party, waitlisted party change): applied in one
-   * transaction; the spots it frees are recorded as a release leg still to give back.
+   * completeNoRoom of an existing registration (change, promote), inside the caller's
+   * transaction: released unchanged, the saga failed CAPACITY_FULL. The fenced update is the
+   * first write, so a lost saga leaves nothing written.
    */
-  async applyWithoutTake(input: {
-    registration: Registration;
-    plan: SagaPlan;
-    release: Leg | null;
-    actor: string;
-    idempotencyScope?: string;
-    leaseSeconds: number;
-    history: HistoryEntry;
-    outbox: OutboxMessage;
-  }): Promise<Claim> {
-    return this.fenced(async (m) => {
-      const r = input.registration;
-      if (!(await this.registrations.resize(m, r, input.plan))) throw new ClaimLost();
-      if (input.plan.memberIds)
-        await this.registrations.replaceMembers(m, r.id, input.plan.memberIds);
-      const sagaId = await this.insertSaga(m, {
-        registrationId: r.id,
-        eventDateId: r.eventDateId,
-        kind: 'change',
-        state: input.release ? 'releasing' : 'done',
-        take: null,
-        release: input.release,
-        plan: input.plan,
-        actor: input.actor,
-        idempotencyScope: input.idempotencyScope,
-        leaseSeconds: input.leaseSeconds,
-      });
-      await this.history.record(m, at(r, input.actor), input.history, r.status);
-      await this.applyRequirements(m, at(r, input.actor), input.plan, input.history);
-      await this.outbox.enqueue(m, r.id, input.outbox.kind);
-      return { kind: 'claimed' as const, sagaId };
-    }, BUSY);
+  async completeNoRoomIn(m: Queryable, saga: StepSaga): Promise<typeof FULL | Lost> {
+    if (!(await this.registrations.releaseClaim(m, claimOf(saga)))) return LOST;
+    await this.sagas.setState(m, saga.id, 'failed', 'CAPACITY_FULL');
+    return FULL;
+  }
+
+  /**
+   * A change that needs no new seat (smaller party, waitlisted party change), inside the
+   * caller's transaction; the spots it frees are recorded as a release leg still to give back.
+   * Busy when the registration changed or a saga holds it: the fenced update is the first
+   * write, so then nothing is written and the caller's other steps stand.
+   */
+  async applyWithoutTake(
+    m: Queryable,
+    input: {
+      registration: Registration;
+      plan: SagaPlan;
+      release: Leg | null;
+      actor: string;
+      idempotencyScope?: string;
+      leaseSeconds: number;
+      history: HistoryEntry;
+      outbox: OutboxMessage;
+    },
+  ): Promise<Claim> {
+    const r = input.registration;
+    if (!(await this.registrations.resize(m, r, input.plan))) return BUSY;
+    if (input.plan.memberIds)
+      await this.registrations.replaceMembers(m, r.id, input.plan.memberIds);
+    const sagaId = await this.insertSaga(m, {
+      registrationId: r.id,
+      eventDateId: r.eventDateId,
+      kind: 'change',
+      state: input.release ? 'releasing' : 'done',
+      take: null,
+      release: input.release,
+      plan: input.plan,
+      actor: input.actor,
+      idempotencyScope: input.idempotencyScope,
+      leaseSeconds: input.leaseSeconds,
+    });
+    await this.history.record(m, at(r, input.actor), input.history, r.status);
+    await this.applyRequirements(m, at(r, input.actor), input.plan, input.history);
+    await this.outbox.enqueue(m, r.id, input.outbox.kind);
+    return { kind: 'claimed', sagaId };
   }
 
   /** The take leg failed before anything was taken (e.g. schedule unreachable): undo step 1. */
-  async abandon(saga: SagaRow, outcome: string): Promise<void> {
+  async abandon(saga: StepSaga, outcome: string): Promise<void> {
     await privateTransaction(this.db, async (m) => {
       if (saga.kind === 'register') await this.registrations.deletePending(m, claimOf(saga));
       else await this.registrations.releaseClaim(m, claimOf(saga));
@@ -260,8 +301,11 @@ class ClaimLost extends Error {}
 
 const BUSY: Busy = { kind: 'busy' };
 const LOST: Lost = { kind: 'lost' };
+const FULL = { kind: 'full' } as const;
+const COMPLETED = { kind: 'completed' } as const;
+type Completed = typeof COMPLETED;
 
-function claimOf(saga: SagaRow): Claimed {
+function claimOf(saga: Pick<SagaRow, 'id' | 'registrationId'>): Claimed {
   return { registrationId: saga.registrationId, sagaId: saga.id };
 }
 

@@ -7,12 +7,11 @@ import { MetricsService } from '../../metrics/metrics.service';
 import {
   CounterKey,
   CounterOutcomeUnknownError,
-  countersOf,
   PublicCounterRepository,
 } from '../../schedule/public-counter.repository';
 import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
-import { Registration, RegistrationStatus } from '../registration.types';
+import { RegistrationStatus } from '../registration.types';
 import { changeRecord, releaseKeysOf, takeKeysOf } from './saga.legs';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';

@@ -49,7 +49,8 @@ export function setupSwagger(app: INestApplication): void {
   });
 }
 
-// The idempotency interceptor is global, so its header and its answers are documented on every
+// Every write route carries the idempotency interceptor (its controller's, held to by
+// test/idempotency/every-write-replays), so its header and its answers are documented on every
 // write operation here rather than by a decorator each route could forget.
 function withIdempotency(document: OpenAPIObject): OpenAPIObject {
   const answers = errorResponseObject({

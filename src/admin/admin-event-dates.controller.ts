@@ -33,6 +33,7 @@ import {
 } from './admin.dto';
 import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 import { contentDisposition } from './registrations-csv';
+import { Idempotent } from '../idempotency/idempotency.interceptor';
 
 const dateNotFound = () => new DomainError('EVENT_DATE_NOT_FOUND', 'No such event date');
 const dateId = (id: string) => publicIdOrNotFound(id, dateNotFound);
@@ -43,6 +44,7 @@ const dateId = (id: string) => publicIdOrNotFound(id, dateNotFound);
 @ApiErrors({
   EVENT_DATE_NOT_FOUND: 'no such date (staff see any date in the schedule, published or not)',
 })
+@Idempotent()
 @Controller('api/v1/admin/event-dates')
 export class AdminEventDatesController {
   constructor(private readonly dates: AdminEventDatesService) {}

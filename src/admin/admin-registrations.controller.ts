@@ -13,7 +13,7 @@ import { CurrentUser, StaffOnly } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { iso } from '../common/time';
-import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
 import {
   CREATE_ERRORS,
@@ -59,6 +59,7 @@ const checkedInExample: RegistrationView = {
 
 @ApiTags('admin: registrations')
 @StaffOnly()
+@Idempotent()
 @Controller('api/v1/admin/registrations')
 export class AdminRegistrationsController {
   constructor(private readonly registrations: AdminRegistrationsService) {}

@@ -17,9 +17,11 @@ import {
 } from './household.dto';
 import { HouseholdService } from './household.service';
 import { ApiErrors, BODY_ERRORS } from '../openapi/api-errors';
+import { Idempotent } from '../idempotency/idempotency.interceptor';
 
 @ApiTags('households')
 @Authenticated()
+@Idempotent()
 @Controller('api/v1/me/household')
 export class MyHouseholdController {
   constructor(private readonly households: HouseholdService) {}
@@ -95,6 +97,7 @@ export class MyHouseholdController {
 
 @ApiTags('admin: households')
 @StaffOnly()
+@Idempotent()
 @Controller('api/v1/admin/households')
 export class AdminHouseholdController {
   constructor(private readonly households: HouseholdService) {}

@@ -1,8 +1,7 @@
 import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { IdempotencyBatcher } from './idempotency.batcher';
-import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
+import { IdempotencyService } from './idempotency.service';
 
 @Global()
 @Module({})
@@ -15,13 +14,10 @@ export class IdempotencyModule {
     return {
       module: IdempotencyModule,
       imports: outcomes,
-      providers: [
-        IdempotencyRepository,
-        IdempotencyBatcher,
-        // every POST, PATCH, PUT and DELETE of every controller, with nothing to remember per route
-        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
-      ],
-      exports: [IdempotencyRepository],
+      // global: the IdempotencyInterceptor of each controller with write routes resolves the
+      // service here, whichever module the controller is in
+      providers: [IdempotencyRepository, IdempotencyBatcher, IdempotencyService],
+      exports: [IdempotencyRepository, IdempotencyService],
     };
   }
 }

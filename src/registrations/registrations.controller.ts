@@ -16,7 +16,7 @@ import { Authenticated, CurrentUser } from '../auth/auth.guards';
 import { DomainError } from '../common/domain-error';
 import { pathIdOrNotFound } from '../common/ids';
 import { Page } from '../common/paging';
-import { IdempotentRequest } from '../idempotency/idempotency.interceptor';
+import { Idempotent, IdempotentRequest } from '../idempotency/idempotency.interceptor';
 import { ApiErrors, BODY_ERRORS, QUERY_ERRORS } from '../openapi/api-errors';
 import {
   changeCommandOf,
@@ -38,6 +38,7 @@ const NOT_YOURS = { REGISTRATION_NOT_FOUND: 'no such id, or another household’
 
 @ApiTags('registrations')
 @Authenticated()
+@Idempotent()
 @Controller('api/v1/registrations')
 export class RegistrationsController {
   constructor(private readonly registrations: RegistrationService) {}

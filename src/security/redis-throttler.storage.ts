@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createClient } from 'redis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ThrottlerStorageRecord, windowRecord } from './in-process-throttler.storage';
 
 // A fixed window per key, shared by every instance: INCR and the expiry are one Lua call, so
 // two instances counting the same key at once can neither lose a hit nor leave a key that never
@@ -16,8 +17,6 @@ end
 return {hits, ttl}`;
 
 const CONNECT_WAIT_MS = 2000;
-
-type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 @Injectable()
 export class RedisThrottlerStorage
@@ -75,15 +74,7 @@ export class RedisThrottlerStorage
         keys: [key],
         arguments: [String(ttl)],
       })) as [number, number];
-      const hits = Number(reply[0]);
-      const secondsLeft = Math.max(1, Math.ceil(Number(reply[1]) / 1000));
-      const isBlocked = hits > limit;
-      return {
-        totalHits: hits,
-        timeToExpire: secondsLeft,
-        isBlocked,
-        timeToBlockExpire: isBlocked ? secondsLeft : 0,
-      };
+      return windowRecord(Number(reply[0]), Number(reply[1]), limit);
     } catch (error) {
       // a rate limiter that is down must not take the service down with it
       this.warn('Rate limit not counted', error);

@@ -3,16 +3,11 @@ import { TestingModule } from '@nestjs/testing';
 import { createConnection, Connection } from 'mysql2/promise';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import { DomainError } from '../../src/common/domain-error';
-import { Failpoints } from '../../src/common/failpoints';
-import { AppConfig } from '../../src/config/app-config';
 import {
   IdempotencyInterceptor,
   IdempotentRequest,
 } from '../../src/idempotency/idempotency.interceptor';
-import { IdempotencyBatcher } from '../../src/idempotency/idempotency.batcher';
-import { IdempotencyRepository } from '../../src/idempotency/idempotency.repository';
-import { SAGA_OUTCOME_RESOLVER } from '../../src/idempotency/saga-outcome.port';
-import { MetricsService } from '../../src/metrics/metrics.service';
+import { IdempotencyService } from '../../src/idempotency/idempotency.service';
 import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createMediumModule } from '../support/medium';
 
@@ -30,16 +25,8 @@ describe('IdempotencyInterceptor retry against a concurrent supersede (medium: r
 
   beforeAll(async () => {
     dbs = await createTestDatabases();
-    let config: AppConfig;
-    ({ moduleRef, config } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '2' }));
-    interceptor = new IdempotencyInterceptor(
-      moduleRef.get(IdempotencyRepository),
-      moduleRef.get(IdempotencyBatcher),
-      moduleRef.get(SAGA_OUTCOME_RESOLVER),
-      moduleRef.get(MetricsService),
-      moduleRef.get(Failpoints),
-      config,
-    );
+    ({ moduleRef } = await createMediumModule(dbs, { SAGA_GRACE_SECONDS: '2' }));
+    interceptor = new IdempotencyInterceptor(moduleRef.get(IdempotencyService));
     watch = await createConnection({ ...dbs.privateDb });
   });
   afterAll(async () => {

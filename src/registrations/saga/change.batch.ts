@@ -180,7 +180,9 @@ export class ChangeBatch {
         });
         throw error;
       }
-      granted = await this.counterStep.take(asked, () => this.steps.abandon(sagas, 'ABANDONED'));
+      granted = await this.counterStep.take('change', asked, () =>
+        this.steps.abandon(sagas, 'ABANDONED'),
+      );
     } catch (error) {
       return fail(error);
     }
@@ -198,6 +200,7 @@ export class ChangeBatch {
       );
     } catch (error) {
       await this.counterStep.afterFailedSettle(
+        'change',
         error,
         asked.map((claim, j) => ({ claim, granted: granted[j] })),
         () => this.steps.abandon(sagas, 'COMPENSATED'),

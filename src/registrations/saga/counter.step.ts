@@ -9,6 +9,7 @@ import {
   PublicCounterRepository,
 } from '../../schedule/public-counter.repository';
 import { SagaRepository } from './saga.repository';
+import type { SagaKind } from './saga.types';
 
 /** A release leg whose private half has committed: its saga is `releasing` until this is done. */
 export interface Owed {
@@ -37,6 +38,7 @@ export class CounterStep {
    * `undefined` claims do not ask for a seat (they queue behind a waitlist) and are not granted.
    */
   async take(
+    kind: SagaKind,
     claims: (CounterClaim | undefined)[],
     abandon: () => Promise<void>,
   ): Promise<boolean[]> {
@@ -53,6 +55,7 @@ export class CounterStep {
       if (error instanceof CounterOutcomeUnknownError) throw this.leftForRecovery(error);
       if (committed) {
         await this.compensate(
+          kind,
           asked.filter((_, k) => granted[k]),
           abandon,
         );
@@ -70,6 +73,7 @@ export class CounterStep {
   // the private settle failed: a lost connection may have committed it (recovery decides);
   // anything else is known not to have committed, so the seats are given back and step 1 undone
   async afterFailedSettle(
+    kind: SagaKind,
     error: unknown,
     taken: { claim: CounterClaim; granted: boolean }[],
     abandon: () => Promise<void>,
@@ -79,6 +83,7 @@ export class CounterStep {
       return;
     }
     await this.compensate(
+      kind,
       taken.filter((t) => t.granted).map((t) => t.claim),
       abandon,
     );
@@ -107,11 +112,15 @@ export class CounterStep {
     });
   }
 
-  private async compensate(taken: CounterClaim[], abandon: () => Promise<void>): Promise<void> {
+  private async compensate(
+    kind: SagaKind,
+    taken: CounterClaim[],
+    abandon: () => Promise<void>,
+  ): Promise<void> {
     try {
       if (taken.length > 0) await this.counters.releaseAll(taken);
       await abandon();
-      this.metrics.sagaCompensation('batch');
+      this.metrics.sagaCompensation(kind);
       this.logger.warn({ seats: taken.length }, 'batch compensated');
     } catch (error) {
       this.logger.error({ err: String(error) }, 'compensation left for recovery');

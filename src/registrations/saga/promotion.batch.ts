@@ -111,7 +111,7 @@ export class PromotionBatch {
 
   private async promoteClaims(claims: PromotionClaim[]): Promise<boolean[]> {
     const claimOf = (c: PromotionClaim) => ({ keys: countersOf(c.target), spots: c.spots });
-    const granted = await this.counterStep.take(claims.map(claimOf), () =>
+    const granted = await this.counterStep.take('promote', claims.map(claimOf), () =>
       this.promoteSteps.abandon(claims, 'ABANDONED'),
     );
     let won: boolean[];
@@ -119,6 +119,7 @@ export class PromotionBatch {
       won = await this.promoteSteps.settle(claims, granted);
     } catch (error) {
       await this.counterStep.afterFailedSettle(
+        'promote',
         error,
         claims.map((c, k) => ({ claim: claimOf(c), granted: granted[k] })),
         () => this.promoteSteps.abandon(claims, 'COMPENSATED'),

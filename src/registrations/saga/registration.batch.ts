@@ -321,6 +321,7 @@ export class RegistrationBatch {
         throw error;
       }
       granted = await this.counterStep.take(
+        'register',
         intents.map((intent) =>
           queueBehind(intent.input)
             ? undefined
@@ -336,6 +337,7 @@ export class RegistrationBatch {
       settlements = await this.registerSteps.settle(intents, granted, settings);
     } catch (error) {
       await this.counterStep.afterFailedSettle(
+        'register',
         error,
         intents.map((intent, k) => ({ claim: claimOf(intent), granted: granted[k] })),
         () => this.registerSteps.abandon(intents, 'COMPENSATED'),

@@ -2,8 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error';
+import { isPrivateId } from '../common/ids';
+import { shareReadsAcrossKeys } from '../common/shared-read';
 import { PRIVATE_DB } from '../database/database.constants';
-import { privateTransaction } from '../database/sql';
+import { privateTransaction, Queryable } from '../database/sql';
 import { isDuplicateKey, translatePrivateError } from '../database/db-errors';
 
 export interface MemberRow {
@@ -57,19 +59,26 @@ export function toMember(row: RawMember): MemberRow {
   };
 }
 
+/** Keys per shared read at most (a household has at most 20 active members). */
+const MAX_SHARED_KEYS = 500;
+
 @Injectable()
 export class HouseholdRepository {
+  // every request of a participant starts with its account, and a registration without named
+  // members reads them: concurrent calls, whoever asks, share one statement
+  private readonly accountsShared = shareReadsAcrossKeys(
+    (subs: string[]) => this.householdIdsOfAccounts(subs),
+    MAX_SHARED_KEYS,
+  );
+  private readonly membersShared = shareReadsAcrossKeys(
+    (householdIds: string[]) => this.membersOfHouseholds(householdIds),
+    MAX_SHARED_KEYS,
+  );
+
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
 
   async householdIdOfAccount(sub: string): Promise<string | undefined> {
-    return translatePrivateError(async () => {
-      const rows = await this.db.query<{ household_id: string | null }[]>(
-        'SELECT household_id FROM accounts WHERE sub = ?',
-        [sub],
-      );
-      const id = rows[0]?.household_id;
-      return id === null || id === undefined ? undefined : String(id);
-    });
+    return this.accountsShared(sub);
   }
 
   async householdExists(householdId: string): Promise<boolean> {
@@ -81,14 +90,14 @@ export class HouseholdRepository {
     });
   }
 
+  /** The household's members by id, frozen: concurrent callers may share them. */
   async members(householdId: string): Promise<MemberRow[]> {
-    return translatePrivateError(async () => {
-      const rows = await this.db.query<RawMember[]>(
-        'SELECT * FROM household_members WHERE household_id = ? ORDER BY id',
-        [householdId],
-      );
-      return rows.map(toMember);
-    });
+    // an id the database would convert (never one this service hands out) cannot be matched
+    // to its rows by text: read alone, as before
+    if (!isPrivateId(householdId)) {
+      return translatePrivateError(() => selectMembers(this.db, householdId));
+    }
+    return this.membersShared(householdId);
   }
 
   /** Members by id, whatever their household: the caller checks ownership. */
@@ -185,16 +194,59 @@ export class HouseholdRepository {
     });
   }
 
+  private async householdIdsOfAccounts(subs: string[]): Promise<(string | undefined)[]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<{ sub: string; household_id: string | null }[]>(
+        'SELECT sub, household_id FROM accounts WHERE sub IN (?)',
+        [subs],
+      ),
+    );
+    const bySub = new Map(rows.map((row) => [row.sub, row.household_id]));
+    // the column's collation may match a sub spelled otherwise (case, trailing spaces): what
+    // has no row spelled exactly like it is asked alone, as before
+    return Promise.all(
+      subs.map(async (sub) =>
+        householdIdOf(bySub.has(sub) ? bySub.get(sub) : await this.householdIdOfSubAlone(sub)),
+      ),
+    );
+  }
+
+  private async householdIdOfSubAlone(sub: string): Promise<string | null | undefined> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<{ household_id: string | null }[]>(
+        'SELECT household_id FROM accounts WHERE sub = ?',
+        [sub],
+      ),
+    );
+    return rows[0]?.household_id;
+  }
+
+  private async membersOfHouseholds(householdIds: string[]): Promise<MemberRow[][]> {
+    const rows = await translatePrivateError(() =>
+      this.db.query<RawMember[]>(
+        'SELECT * FROM household_members WHERE household_id IN (?) ORDER BY household_id, id',
+        [householdIds],
+      ),
+    );
+    const byHousehold = new Map<string, MemberRow[]>(householdIds.map((id) => [id, []]));
+    for (const row of rows) byHousehold.get(String(row.household_id))?.push(toMember(row));
+    return householdIds.map((id) => byHousehold.get(id) ?? []);
+  }
+
   private async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return privateTransaction(this.db, work);
   }
+}
+
+function householdIdOf(id: string | null | undefined): string | undefined {
+  return id === null || id === undefined ? undefined : String(id);
 }
 
 function householdExists(): DomainError {
   return new DomainError('HOUSEHOLD_EXISTS', 'This account already has a household');
 }
 
-async function selectMembers(manager: EntityManager, householdId: string): Promise<MemberRow[]> {
+async function selectMembers(manager: Queryable, householdId: string): Promise<MemberRow[]> {
   const rows = await manager.query<RawMember[]>(
     'SELECT * FROM household_members WHERE household_id = ? ORDER BY id',
     [householdId],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { shareReadsPerKey } from '../common/shared-read';
 import { PRIVATE_DB } from '../database/database.constants';
 import { translatePrivateError } from '../database/db-errors';
 import type { Queryable } from '../database/sql';
@@ -31,9 +32,17 @@ function toSettings(eventDateId: number, row: RawSettings): DateSettings {
 // the defaults. Its row lock is what serialises waitlist joiners and settings changes.
 @Injectable()
 export class DateSettingsRepository {
+  // every registration of a date reads its settings: concurrent calls share a read
+  private readonly shared = shareReadsPerKey((eventDateId: number) => this.read(eventDateId));
+
   constructor(@InjectDataSource(PRIVATE_DB) private readonly db: DataSource) {}
 
+  /** The date's settings, frozen: concurrent callers share them. */
   async find(eventDateId: number): Promise<DateSettings> {
+    return this.shared(eventDateId);
+  }
+
+  private async read(eventDateId: number): Promise<DateSettings> {
     const rows = await translatePrivateError(() =>
       this.db.query<RawSettings[]>(
         'SELECT waitlist_enabled, waitlist_limit, capacity_unit FROM event_date_settings WHERE event_date_id = ?',

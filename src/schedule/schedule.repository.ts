@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { shareReadsPerKey } from '../common/shared-read';
 import { hhmm } from '../common/time';
 import { PUBLIC_DB } from '../database/database.constants';
 import { translatePublicError } from '../database/db-errors';
@@ -57,11 +58,17 @@ const DATE_FROM = `
 // opaque and is never turned into a time by arithmetic.
 @Injectable()
 export class ScheduleRepository {
-  constructor(@InjectDataSource(PUBLIC_DB) private readonly db: DataSource) {}
-
-  async findDate(eventDateId: number): Promise<ScheduleDate | undefined> {
+  // the rush asks for one date a thousand times at once: concurrent calls share a read
+  private readonly dateShared = shareReadsPerKey(async (eventDateId: number) => {
     const dates = await this.findDates([eventDateId]);
     return dates[0];
+  });
+
+  constructor(@InjectDataSource(PUBLIC_DB) private readonly db: DataSource) {}
+
+  /** The date with its hours and slots, frozen: concurrent callers share it. */
+  async findDate(eventDateId: number): Promise<ScheduleDate | undefined> {
+    return this.dateShared(eventDateId);
   }
 
   async findDates(ids: number[]): Promise<ScheduleDate[]> {

@@ -119,10 +119,12 @@ export class NotificationOutboxRepository {
     });
   }
 
-  async markSent(id: string): Promise<void> {
+  /** Marks delivered messages done, in one statement (one commit) however many there are. */
+  async markSentMany(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
     await this.db.query(
-      'UPDATE notification_outbox SET sent_at = NOW(6), last_error = NULL WHERE id = ?',
-      [id],
+      'UPDATE notification_outbox SET sent_at = NOW(6), last_error = NULL WHERE id IN (?)',
+      [ids],
     );
   }
 

@@ -8,7 +8,11 @@ import { createTestDatabases, TestDatabases } from '../support/databases';
 import { createHousehold } from '../support/households';
 import { createSlotDate, seedDimTimes } from '../support/schedule-fixture';
 import { until } from '../support/wait';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { PRIVATE_DB } from '../../src/database/database.constants';
 import { NotificationOutboxRepository } from '../../src/notifications/notification-outbox.repository';
+import { OutboxDispatcher } from '../../src/notifications/outbox.dispatcher';
 
 const SECRET = 'webhook-secret-for-tests';
 
@@ -24,11 +28,18 @@ interface Received {
 class Receiver {
   readonly requests: Received[] = [];
   decide: (id: string, attempt: number) => number = () => 204;
+  /** how long each answer is held back, so that requests overlap */
+  holdMs = 0;
+  /** the most requests open at the same time */
+  maxOpen = 0;
+  private open = 0;
   private server!: Server;
   private attempts = new Map<string, number>();
 
   async start(): Promise<string> {
     this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      this.maxOpen = Math.max(this.maxOpen, ++this.open);
+      res.on('finish', () => this.open--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -44,7 +55,7 @@ class Receiver {
           status,
           at: Date.now(),
         });
-        res.writeHead(status).end();
+        setTimeout(() => res.writeHead(status).end(), this.holdMs);
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -276,6 +287,77 @@ describe('notification outbox dispatcher', () => {
       householdId: second.id,
       status: 'confirmed',
     });
+  });
+
+  /** Runs one dispatch pass by hand, counting the statements that mark messages sent. */
+  async function dispatchCountingSentMarks(ctx: TestContext): Promise<unknown[][]> {
+    const query = jest.spyOn(ctx.app.get<DataSource>(getDataSourceToken(PRIVATE_DB)), 'query');
+    try {
+      await ctx.app.get(OutboxDispatcher).dispatchDue();
+      return (query.mock.calls as [string, unknown[]][])
+        .filter(([sql]) =>
+          /^UPDATE notification_outbox SET sent_at = NOW\(6\), last_error = NULL/.test(sql),
+        )
+        .map(([, params]) => params);
+    } finally {
+      query.mockRestore();
+    }
+  }
+
+  async function outboxRows(ids: string[]) {
+    const [rows] = await dbs.privateSql.query<RowDataPacket[]>(
+      'SELECT id, sent_at, last_error FROM notification_outbox WHERE id IN (?) ORDER BY id',
+      [ids],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      sent: r.sent_at !== null,
+      lastError: r.last_error as string | null,
+    }));
+  }
+
+  it('marks a round of delivered messages sent in one statement, and not the one whose delivery failed', async () => {
+    const heads = [];
+    for (let h = 11; h <= 15; h++) heads.push(...(await write(dbs, h, 1, `round-${h}`)));
+    // a second message of a household waits for the next round: it is not the head
+    const later = await write(dbs, 11, 1, 'round-later');
+    const failing = heads[2].id;
+    receiver.decide = (id) => (id === failing ? 500 : 204);
+    const ctx = await start({ NOTIFY_POLL_MS: '0' });
+
+    const marks = await dispatchCountingSentMarks(ctx);
+
+    const delivered = heads.filter((m) => m.id !== failing).map((m) => m.id);
+    expect(
+      receiver
+        .accepted()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...delivered].sort());
+    expect(marks).toEqual([[delivered]]);
+    expect(await outboxRows([...heads.map((m) => m.id), later[0].id])).toEqual([
+      ...heads.map((m) =>
+        m.id === failing
+          ? { id: m.id, sent: false, lastError: 'webhook answered 500' }
+          : { id: m.id, sent: true, lastError: null },
+      ),
+      { id: later[0].id, sent: false, lastError: null },
+    ]);
+  });
+
+  it('delivers a round larger than 20 with at most 20 requests open at once, marked in one statement', async () => {
+    const heads = [];
+    for (let h = 100; h < 130; h++) heads.push(...(await write(dbs, h, 1, `wide-${h}`)));
+    receiver.holdMs = 100;
+    const ctx = await start({ NOTIFY_POLL_MS: '0' });
+
+    const marks = await dispatchCountingSentMarks(ctx);
+
+    expect(receiver.accepted()).toHaveLength(heads.length);
+    expect(receiver.maxOpen).toBe(20);
+    expect(marks).toHaveLength(1);
+    expect((marks[0][0] as string[]).sort()).toEqual(heads.map((m) => m.id).sort());
+    expect((await outboxRows(heads.map((m) => m.id))).every((r) => r.sent)).toBe(true);
   });
 
   it('without a webhook, marks messages done after logging ids and kind only, counted as skipped, not sent', async () => {

@@ -197,8 +197,15 @@ async function startServer(name, env, { dist, resultsDir, cpuProfileFile }) {
   const log = createWriteStream(logFile);
   const childEnv = { ...process.env, ...env, PORT: String(port) };
   if (cpuProfileFile) childEnv.BENCH_CPU_PROFILE_FILE = cpuProfileFile;
-  // --expose-gc only lets server-hook.js collect on request, after the RSS figures are taken
-  const args = ['--expose-gc', '-r', join(__dirname, 'server-hook.js'), join(dist, 'main.js')];
+  // --expose-gc only lets server-hook.js collect on request, after the RSS figures are taken;
+  // the young generation's cap is the one the Dockerfile and `npm start` run with
+  const args = [
+    '--max-semi-space-size=16',
+    '--expose-gc',
+    '-r',
+    join(__dirname, 'server-hook.js'),
+    join(dist, 'main.js'),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: childEnv,

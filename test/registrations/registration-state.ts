@@ -247,9 +247,14 @@ export function noMissedPromotion(state: DateState): string[] {
  */
 export function firstFit(before: DateState, after: DateState): string[] {
   const was = new Map(before.regs.map((r) => [r.id, r]));
-  const promoted = after.regs.filter(
-    (r) => was.get(r.id)?.status === 'waitlisted' && r.status === 'confirmed',
-  );
+  // promoted from its queue: confirmed at the target it waited for (one that moved to another
+  // slot and was seated there left its queue; it passed nobody in it)
+  const promoted = after.regs.filter((r) => {
+    const from = was.get(r.id);
+    return (
+      from?.status === 'waitlisted' && r.status === 'confirmed' && targetKey(r) === targetKey(from)
+    );
+  });
   const problems: string[] = [];
   for (const p of promoted) {
     const from = was.get(p.id)!;

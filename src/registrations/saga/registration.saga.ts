@@ -13,6 +13,7 @@ import { DateSettingsRepository } from '../date-settings.repository';
 import { RegistrationRepository } from '../registration.repository';
 import { RegistrationStatus } from '../registration.types';
 import { changeRecord, releaseKeysOf, takeKeysOf } from './saga.legs';
+import { CounterStep } from './counter.step';
 import { SagaTakenOverError } from './saga.errors';
 import { SagaRepository } from './saga.repository';
 import { SagaStepsRepository } from './saga-steps.repository';
@@ -81,6 +82,7 @@ export class RegistrationSaga {
     private readonly registrations: RegistrationRepository,
     private readonly settings: DateSettingsRepository,
     private readonly counters: PublicCounterRepository,
+    private readonly counterStep: CounterStep,
     private readonly failpoints: Failpoints,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
@@ -188,28 +190,12 @@ export class RegistrationSaga {
       throw new SagaTakenOverError();
     }
     this.failpoints.hit('take.after-confirm');
-    if (saga.release) await this.release(saga.id, releaseKeysOf(saga), saga.release.spots);
-    return 'confirmed';
-  }
-
-  /** The public half of a release; the private half has already committed. */
-  async release(sagaId: string, keys: CounterKey[], spots: number): Promise<void> {
-    this.failpoints.hit('release.before-counters');
-    try {
-      await this.counters.releaseKeys(keys, spots);
-    } catch (error) {
-      // the registration already no longer holds the seat; the saga row stays `releasing`
-      // and recovery gives the seat back
-      this.logger.warn({ sagaId, err: String(error) }, 'release left for recovery');
-      return;
+    if (saga.release) {
+      await this.counterStep.releaseAll([
+        { sagaId: saga.id, claim: { keys: releaseKeysOf(saga), spots: saga.release.spots } },
+      ]);
     }
-    this.failpoints.hit('release.after-counters');
-    await this.sagas.finishRelease(sagaId).catch((error: unknown) => {
-      this.logger.warn(
-        { sagaId, err: String(error) },
-        'release recorded late; recovery will close it',
-      );
-    });
+    return 'confirmed';
   }
 
   // compensation of a take: give the seat back, then undo step 1
